@@ -1,0 +1,45 @@
+"""The OCR flow: one file through ingest, pages, OCR, searchable PDF, exports and record."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+
+from tasks.export import export_document
+from tasks.files import fingerprint, ingest
+from tasks.ocr import ocr_page
+from tasks.pdf import searchable_pdf
+from tasks.record import is_done, record_document, record_failure
+from tasks.render import render
+from tool_ocr.models import Page, Source
+from tool_ocr.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@flow(name="ocr-document", flow_run_name="ocr {path}", validate_parameters=False)
+def ocr_document(path: str, force: bool = False) -> dict[str, Any]:
+    """OCR one file; returns its summary. Fails (after recording why) when the file fails."""
+    settings = Settings()
+    sha256 = fingerprint(Path(path), settings)
+    if not force and is_done(sha256, settings):
+        log.info("%s: already processed (%s), skipped", Path(path).name, sha256[:12])
+        return {"status": "skipped", "sha256": sha256, "path": path}
+    try:
+        source = ingest(Path(path), sha256, settings)
+        pages = render(source, settings)
+        pages = [read_page(source, page, settings) for page in pages]
+        searchable_pdf(source, pages, settings)
+        outputs = export_document(source, pages, settings)
+        return record_document(source, pages, outputs, settings)
+    except Exception as exc:
+        record_failure(Path(path), sha256, exc, settings)
+        raise
+
+
+def read_page(source: Source, page: Page, settings: Settings) -> Page:
+    """Pages with a usable text layer keep it; the others go through OCR."""
+    return page if page.method == "text" else ocr_page(source, page, settings)

