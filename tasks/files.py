@@ -58,6 +58,9 @@ _PIL_ERRORS = (OSError, SyntaxError, ValueError, TypeError, EOFError, IndexError
                ZeroDivisionError, struct.error)
 _PDF_ERRORS = (RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase)
 
+# Every input image's declared size is checked against the setting (check_pixels) before any
+# pixel is decoded; Pillow's own process-wide bomb limit would fight that setting.
+Image.MAX_IMAGE_PIXELS = None
 pymupdf.TOOLS.mupdf_display_errors(False)
 pymupdf.TOOLS.mupdf_display_warnings(False)
 
@@ -247,7 +250,6 @@ def pil_errors(what: str) -> Iterator[None]:
 @contextmanager
 def open_image(path: Path, max_pixels: int) -> Iterator[Image.Image]:
     """Open an image with Pillow (header only), refusing more than `max_pixels`."""
-    Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow raises above 2x, warns above 1x: see below
     with pil_errors(path.name), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         im = Image.open(path)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from tasks import schema
-from tool_ocr.errors import DatabaseBusyError, NoSnapshotError, TransientError
+from tool_ocr.errors import DatabaseBusyError, NoSnapshotError, QueryError, TransientError
 from tool_ocr.models import EngineInfo, Outputs, Page, Source
 
 if TYPE_CHECKING:
@@ -296,13 +296,15 @@ def query_snapshot(snapshot: Path, sql: str,
                               "pipeline has stored its first document")
     with _translated(snapshot):
         con = duckdb.connect(str(snapshot), read_only=True)
-        try:
-            cursor = con.execute(sql, list(params))
-            if cursor.description is None:
-                return [], []
-            return [column[0] for column in cursor.description], cursor.fetchall()
-        finally:
-            con.close()
+    try:
+        cursor = con.execute(sql, list(params))
+        if cursor.description is None:
+            return [], []
+        return [column[0] for column in cursor.description], cursor.fetchall()
+    except duckdb.Error as exc:
+        raise QueryError(f"query refused: {exc}") from exc
+    finally:
+        con.close()
 
 
 def _mtime(path: Path) -> float:

@@ -37,6 +37,7 @@ def prepare_prefect_env(settings: Settings, *, quiet: bool = True) -> None:
     defaults = {
         "PREFECT_HOME": str(settings.home.resolve() / "prefect"),
         "PREFECT_LOGGING_EXTRA_LOGGERS": "tool_ocr,tasks,flows,watch",
+        "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
     }

@@ -83,6 +83,12 @@ class NoSnapshotError(ToolOcrError):
     exit_code = 69  # EX_UNAVAILABLE
 
 
+class QueryError(ToolOcrError):
+    """An analyst's query was refused by DuckDB (syntax, unknown column, a write...)."""
+
+    exit_code = 2
+
+
 def is_transient(exc: BaseException | None) -> bool:
     """True when `exc` is worth another attempt."""
     return isinstance(exc, (TransientError, TimeoutError, ConnectionError))
