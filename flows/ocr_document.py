@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 @flow(name="ocr-document", flow_run_name="ocr {path}", validate_parameters=False)
 def ocr_document(path: str, force: bool = False) -> dict[str, Any]:
     """OCR one file; returns its summary. Fails (after recording why) when the file fails."""
-    settings = Settings()
+    settings = Settings.load()
     sha256 = fingerprint(Path(path), settings)
     if not force and is_done(sha256, settings):
         log.info("%s: already processed (%s), skipped", Path(path).name, sha256[:12])

@@ -17,7 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 from prefect.runtime import flow_run, task_run
 
 from tasks.store import Attempt, Store
-from tool_ocr.errors import InjectedFaultError, ToolOcrError, describe, is_transient
+from tool_ocr.errors import InjectedFaultError, describe, is_transient
 from tool_ocr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def _record(
     )
     try:
         Store.from_settings(settings).record_attempt(row)
-    except ToolOcrError as err:  # never let bookkeeping mask the task's own outcome
+    except Exception as err:  # never let bookkeeping mask the task's own outcome
         log.warning("%s: could not record attempt %s of %s: %s",
                     row.sha256, attempt, name, err)
 

@@ -23,7 +23,7 @@ out = Console()
 def load_settings() -> Settings:
     """Settings from the environment, with a readable message instead of a traceback."""
     try:
-        settings = Settings()
+        settings = Settings.load()
     except ToolOcrError as exc:
         console.print(f"[red]configuration error:[/] {exc}")
         raise typer.Exit(exc.exit_code) from exc

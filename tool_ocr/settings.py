@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tool_ocr.errors import ConfigError
@@ -70,6 +70,17 @@ class Settings(BaseSettings):
         description="Fault injection for testing, e.g. 'ocr:2,pdf:4': the named task fails "
         "transiently on its first N attempts.",
     )
+
+    @classmethod
+    def load(cls) -> Settings:
+        """Settings from the environment; a bad value is a ConfigError naming its variable."""
+        try:
+            return cls()
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"TOOL_OCR_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                for e in exc.errors())
+            raise ConfigError(f"invalid settings: {problems}") from exc
 
     @field_validator("faults")
     @classmethod
@@ -165,5 +176,7 @@ def check_layout(settings: Settings) -> None:
                     f"{name} folder {path} lies inside the {other} folder {other_path}; "
                     f"point TOOL_OCR_{name.upper()}_DIR somewhere else"
                 )
-    if settings.snapshot.is_relative_to(settings.inbox):
-        raise ConfigError(f"snapshot {settings.snapshot} must not lie inside the inbox")
+    for name, path in folders.items():
+        if settings.snapshot.is_relative_to(path):
+            raise ConfigError(f"snapshot {settings.snapshot} lies inside the {name} folder "
+                              f"{path}; point TOOL_OCR_SNAPSHOT_PATH somewhere else")
