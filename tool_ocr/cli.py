@@ -70,6 +70,10 @@ def process(
     from tasks.store import Store
 
     files = expand(paths)
+    if not files:
+        console.print(f"nothing to process in {', '.join(map(str, paths))}: drop scans into "
+                      f"{settings.inbox} or name files")
+        return
     results = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
