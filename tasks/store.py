@@ -144,6 +144,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_SNAPSHOT_TRIES = 3
 _migrated: set[Path] = set()  # live databases this process has brought up to date
 
 
@@ -294,6 +295,19 @@ def query_snapshot(snapshot: Path, sql: str,
     if not snapshot.exists():
         raise NoSnapshotError(f"no snapshot at {snapshot} yet: it is published once the "
                               "pipeline has stored its first document")
+    for attempt in range(1, _SNAPSHOT_TRIES + 1):
+        try:
+            return _query(snapshot, sql, params)
+        except TransientError as exc:  # a rare torn open while the copy is being swapped in
+            if attempt == _SNAPSHOT_TRIES:
+                raise
+            log.debug("snapshot %s: %s; opening again", snapshot, exc)
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _query(snapshot: Path, sql: str,
+           params: Sequence[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
     with _translated(snapshot):
         con = duckdb.connect(str(snapshot), read_only=True)
     try:
@@ -302,7 +316,8 @@ def query_snapshot(snapshot: Path, sql: str,
             return [], []
         return [column[0] for column in cursor.description], cursor.fetchall()
     except duckdb.Error as exc:
-        raise QueryError(f"query refused: {exc}") from exc
+        error = translate(exc, snapshot)
+        raise (error if error is not exc else QueryError(f"query refused: {exc}")) from exc
     finally:
         con.close()
 
