@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow
+from prefect.runtime import flow_run
 
 from tasks.export import export_document
 from tasks.files import fingerprint, ingest
@@ -20,7 +21,12 @@ from tool_ocr.settings import Settings
 log = logging.getLogger(__name__)
 
 
-@flow(name="ocr-document", flow_run_name="ocr {path}", validate_parameters=False)
+def run_name() -> str:
+    """Runs are named after their file, as operators look for it in the UI."""
+    return f"ocr {Path(flow_run.parameters['path']).name}"
+
+
+@flow(name="ocr-document", flow_run_name=run_name)
 def ocr_document(path: str, force: bool = False) -> dict[str, Any]:
     """OCR one file; returns its summary. Fails (after recording why) when the file fails."""
     settings = Settings.load()

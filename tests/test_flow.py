@@ -108,6 +108,20 @@ def test_three_page_g4_tiff_gives_one_row_per_page(settings: Settings, tmp_path:
         assert f"reference{page_no}0{page_no}" in squashed(text)
 
 
+def test_scanned_pdf_keeps_its_images_and_gains_text(settings: Settings, tmp_path: Path) -> None:
+    pdf = scanned_pdf(tmp_path / "scanned.pdf", [text_page(INVOICE), text_page(LETTER)])
+    state, result = run(pdf)
+    assert state.is_completed(), result
+    assert rows(settings, "SELECT page_no, method FROM pages ORDER BY 1") == [(1, "ocr"),
+                                                                           (2, "ocr")]
+    with pymupdf.open(pdf) as original, pymupdf.open(result["outputs"]["pdf"]) as out:
+        for before, after in zip(original, out, strict=True):
+            (xref_in, *_), = before.get_images()
+            (xref_out, *_), = after.get_images()
+            assert original.xref_stream_raw(xref_in) == out.xref_stream_raw(xref_out)
+        assert "67890" in out[1].get_text() and "12345" in out[0].get_text()
+
+
 def test_mixed_pdf_sends_only_the_scanned_page_to_ocr(settings: Settings, tmp_path: Path) -> None:
     born_digital = "Quarterly report for the board of directors"
     pdf = scanned_pdf(tmp_path / "mixed.pdf", [None, text_page(INVOICE)], [born_digital])
