@@ -32,7 +32,7 @@ def load_settings() -> Settings:
     return settings
 
 
-def prepare_prefect_env(settings: Settings, *, quiet: bool = True) -> None:
+def prepare_prefect_env(settings: Settings) -> None:
     """Prefect defaults for this project; anything already set in the environment wins."""
     defaults = {
         "PREFECT_HOME": str(settings.home.resolve() / "prefect"),
@@ -40,9 +40,8 @@ def prepare_prefect_env(settings: Settings, *, quiet: bool = True) -> None:
         "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",  # the progress bar speaks
     }
-    if quiet:
-        defaults["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "WARNING"
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
 

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import threading
+import warnings
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,10 @@ class PaddleEngine:
 
     def __init__(self, config: EngineConfig) -> None:
         os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
+        warnings.filterwarnings("ignore", message="No ccache found")  # Paddle's build tooling
         from paddleocr import PaddleOCR
+
+        logging.getLogger("paddlex").setLevel(logging.WARNING)  # one line per model load
 
         common: dict[str, Any] = dict(
             use_doc_orientation_classify=False, use_doc_unwarping=False,
