@@ -89,7 +89,7 @@ def test_a_bad_value_is_a_config_error_naming_the_variable(
 @pytest.mark.parametrize(("env", "named"), [
     ({"TOOL_OCR_OUTPUT_DIR": "{home}/inbox/out"}, "TOOL_OCR_OUTPUT_DIR"),
     ({"TOOL_OCR_INBOX_DIR": "{home}/processed"}, "TOOL_OCR_INBOX_DIR"),
-    ({"TOOL_OCR_STATE_DIR": "{home}/work/state"}, "TOOL_OCR_STATE_DIR"),
+    ({"TOOL_OCR_WORK_DIR": "{home}/state/pages"}, "TOOL_OCR_WORK_DIR"),
     ({"TOOL_OCR_INBOX_DIR": "{home}/output/in"}, "TOOL_OCR_INBOX_DIR"),
     ({"TOOL_OCR_SNAPSHOT_PATH": "{home}/inbox/tool_ocr.duckdb"}, "snapshot"),
 ])
