@@ -13,7 +13,7 @@ from tasks.export import export_document
 from tasks.files import fingerprint, ingest
 from tasks.ocr import ocr_page
 from tasks.pdf import searchable_pdf
-from tasks.record import is_done, record_document, record_failure
+from tasks.record import is_done, publish_results, record_document, record_failure
 from tasks.render import render
 from tool_ocr.models import Page, Source
 from tool_ocr.settings import Settings
@@ -44,6 +44,8 @@ def ocr_document(path: str, force: bool = False) -> dict[str, Any]:
     except Exception as exc:
         record_failure(Path(path), sha256, exc, settings)
         raise
+    finally:
+        publish_results(settings)
 
 
 def read_page(source: Source, page: Page, settings: Settings) -> Page:

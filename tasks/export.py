@@ -17,12 +17,10 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
-from tasks.ocr import engine_config
-from tasks.tracking import retry_transient, tracked
-from tool_ocr.engine import engine_info
+from tasks.ocr import used_engine
+from tasks.tracking import step
+from tool_ocr.errors import TransientError
 from tool_ocr.models import EngineInfo, Line, Outputs, Page, Source
 from tool_ocr.settings import Settings
 
@@ -35,13 +33,11 @@ _MAX_WIDTH, _MIN_WIDTH = 60, 8
 _MAX_CELL = 32_767  # Excel's limit on characters in a cell
 
 
-@task(name="export", task_run_name="export {source.name}", retries=2, retry_delay_seconds=2,
-      retry_condition_fn=retry_transient, cache_policy=NO_CACHE)
-@tracked("export")
+@step("export", "export {source.name}")
 def export_document(source: Source, pages: list[Page], settings: Settings) -> Outputs:
     """Excel, JSON and text beside the searchable PDF; returns all four output paths."""
     outputs = Outputs.for_source(settings.output, source)
-    write_exports(source, pages, engine_info(engine_config(settings)), xlsx=outputs.xlsx,
+    write_exports(source, pages, used_engine(pages, settings), xlsx=outputs.xlsx,
                   json_path=outputs.json, txt=outputs.txt, low_confidence=settings.low_confidence)
     return outputs
 
@@ -61,11 +57,13 @@ def write_exports(source: Source, pages: Sequence[Page], engine: EngineInfo, *, 
 @contextmanager
 def replace_atomically(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; when the block succeeds it replaces `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:  # disk full, permissions: the operator can fix it, then retry
+        raise TransientError(f"cannot write {path}: {exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -19,16 +19,15 @@ from pathlib import Path
 
 import pymupdf
 from PIL import Image
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from tasks.store import Store
-from tasks.tracking import retry_transient, tracked
+from tasks.tracking import step
 from tool_ocr.errors import (
     CorruptFileError,
     EmptyDocumentError,
     EncryptedPdfError,
+    MissingFileError,
     TooLargeError,
     ToolOcrError,
     TransientError,
@@ -65,17 +64,13 @@ pymupdf.TOOLS.mupdf_display_errors(False)
 pymupdf.TOOLS.mupdf_display_warnings(False)
 
 
-@task(name="fingerprint", task_run_name="fingerprint {path.name}", retries=2,
-      retry_delay_seconds=2, retry_condition_fn=retry_transient, cache_policy=NO_CACHE)
-@tracked("fingerprint")
+@step("fingerprint", "fingerprint {path.name}")
 def fingerprint(path: Path, settings: Settings) -> str:
     """SHA-256 of the file's content: the document's identity."""
     return sha256_file(path)
 
 
-@task(name="ingest", task_run_name="ingest {path.name}", retries=2, retry_delay_seconds=2,
-      retry_condition_fn=retry_transient, cache_policy=NO_CACHE)
-@tracked("ingest")
+@step("ingest", "ingest {path.name}")
 def ingest(path: Path, sha256: str, settings: Settings) -> Source:
     """Accept the file (or refuse it with a reason) and mark its document as processing."""
     source = inspect_file(path, max_bytes=settings.max_file_mb << 20,
@@ -189,6 +184,8 @@ def _open_regular(path: Path) -> int:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UnsupportedFileError(f"{path.name}: is a symbolic link") from exc
+        if exc.errno == errno.ENOENT:
+            raise MissingFileError(f"{path}: no such file") from exc
         raise TransientError(f"{path.name}: could not be opened: {exc}") from exc
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):

@@ -5,17 +5,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pymupdf
 from PIL import Image
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
-from tasks.tracking import retry_transient, tracked
-from tool_ocr.engine import EngineConfig, OcrEngine, get_engine
-from tool_ocr.errors import CorruptFileError
-from tool_ocr.models import Line, Page, Source, Word
+from tasks.files import pil_errors
+from tasks.tracking import step
+from tool_ocr.engine import EngineConfig, OcrEngine, engine_info, get_engine
+from tool_ocr.models import EngineInfo, Line, Page, Source, Word
 from tool_ocr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,14 +27,19 @@ def engine_config(settings: Settings) -> EngineConfig:
                         threads=settings.ocr_threads, model_root=settings.state / "models")
 
 
-@task(name="ocr", task_run_name="ocr page {page.number}", retries=3, retry_delay_seconds=5,
-      retry_condition_fn=retry_transient, cache_policy=NO_CACHE)
-@tracked("ocr")
+@step("ocr", "ocr page {page.number}", retries=3, retry_delay_seconds=5)
 def ocr_page(source: Source, page: Page, settings: Settings) -> Page:
     """OCR one page of `source` with the process-wide engine."""
     page = recognize(page, get_engine(engine_config(settings)))
     log.info("%s: page %s read, %s lines", source.name, page.number, len(page.lines))
     return page
+
+
+def used_engine(pages: Sequence[Page], settings: Settings) -> EngineInfo:
+    """What read these pages: the OCR engine, or PyMuPDF when every page had a text layer."""
+    if any(page.method == "ocr" for page in pages):
+        return engine_info(engine_config(settings))
+    return EngineInfo("text-layer", f"pymupdf {pymupdf.__version__}")
 
 
 def recognize(page: Page, engine: OcrEngine) -> Page:
@@ -50,11 +55,8 @@ def recognize(page: Page, engine: OcrEngine) -> Page:
 
 def load_raster(path: Path) -> np.ndarray:
     """A page raster as an RGB or gray uint8 array."""
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("L" if img.mode in ("1", "L") else "RGB"))
-    except OSError as exc:
-        raise CorruptFileError(f"page raster {path.name} is unreadable: {exc}") from exc
+    with pil_errors(f"page raster {path.name}"), Image.open(path) as img:
+        return np.asarray(img.convert("L" if img.mode in ("1", "L") else "RGB"))
 
 
 def scale_line(line: Line, scale: float) -> Line:

@@ -19,15 +19,13 @@ from pathlib import Path
 
 import pymupdf
 from PIL import Image
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from tasks.export import replace_atomically
 from tasks.files import open_pdf, pdf_errors, pil_errors
-from tasks.tracking import retry_transient, tracked
+from tasks.tracking import step
 from tool_ocr.models import Line, Outputs, Page, Source
 from tool_ocr.settings import Settings
 
@@ -38,9 +36,7 @@ _ASCENT, _DESCENT, _ADVANCE = 0.8, 0.2, 0.5  # em fractions; ascent + descent ==
 _JPEG_QUALITY = 85
 
 
-@task(name="searchable-pdf", task_run_name="searchable pdf {source.name}", retries=3,
-      retry_delay_seconds=5, retry_condition_fn=retry_transient, cache_policy=NO_CACHE)
-@tracked("pdf")
+@step("pdf", "searchable pdf {source.name}", retries=3, retry_delay_seconds=5)
 def searchable_pdf(source: Source, pages: list[Page], settings: Settings) -> Path:
     """The searchable PDF of `source`, in its output folder."""
     return write_searchable_pdf(source, pages, Outputs.for_source(settings.output, source).pdf)

@@ -6,16 +6,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from tasks.ocr import engine_config
+from tasks.ocr import used_engine
 from tasks.render import discard_rasters
 from tasks.store import Store
-from tasks.tracking import retry_transient, tracked
-from tool_ocr.engine import engine_info
-from tool_ocr.errors import ToolOcrError, describe
+from tasks.tracking import step
+from tool_ocr.errors import describe
 from tool_ocr.models import Outputs, Page, Source
 from tool_ocr.settings import Settings
 
@@ -27,14 +24,12 @@ def is_done(sha256: str, settings: Settings) -> bool:
     return Store.from_settings(settings).document_status(sha256) == "done"
 
 
-@task(name="record", task_run_name="record {source.name}", retries=3, retry_delay_seconds=5,
-      retry_condition_fn=retry_transient, cache_policy=NO_CACHE)
-@tracked("record")
+@step("record", "record {source.name}", retries=3, retry_delay_seconds=5)
 def record_document(source: Source, pages: list[Page], outputs: Outputs,
                     settings: Settings) -> dict[str, Any]:
     """Store the document, its pages and lines; returns the run's summary."""
     Store.from_settings(settings).finish_document(
-        source, pages, outputs, engine_info(engine_config(settings)), status="done",
+        source, pages, outputs, used_engine(pages, settings), status="done",
         flow_run_id=flow_run.id)
     discard_rasters(settings, source.sha256)
     lines = sum(len(page.lines) for page in pages)
@@ -44,16 +39,21 @@ def record_document(source: Source, pages: list[Page], outputs: Outputs,
             "pages": len(pages), "lines": lines, "outputs": outputs.as_dict()}
 
 
+def publish_results(settings: Settings) -> None:
+    """Bring the analysts' snapshot up to date (at most every snapshot_interval seconds)."""
+    Store.from_settings(settings).refresh_snapshot()
+
+
 def record_failure(path: Path, sha256: str, exc: BaseException, settings: Settings) -> None:
     """Store why a document failed; a failure to store that is logged, never raised."""
     error_type, message = describe(exc)
-    source = Source(path=path, name=path.name, sha256=sha256, kind="unknown",
-                    size=path.stat().st_size if path.exists() else 0, page_count=0)
     log.error("%s: failed: %s: %s", path.name, error_type, message)
     try:
+        source = Source(path=path, name=path.name, sha256=sha256, kind="unknown",
+                        size=path.stat().st_size if path.exists() else 0, page_count=0)
         Store.from_settings(settings).finish_document(
             source, [], None, None, status="failed", error_type=error_type,
             error_message=message, flow_run_id=flow_run.id)
-    except ToolOcrError as err:
+    except Exception as err:  # the original error is what the run must report
         log.error("%s: the failure could not be recorded: %s", path.name, err)
     discard_rasters(settings, sha256)

@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import pymupdf
 from PIL import Image, ImageOps
-from prefect import task
-from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 
 from tasks.files import check_pixels, open_image, open_pdf, pdf_errors, pil_errors
-from tasks.tracking import retry_transient, tracked
+from tasks.tracking import step
 from tool_ocr.errors import CorruptFileError, TooLargeError
 from tool_ocr.models import Box, Line, Page, Source, Word
 from tool_ocr.settings import Settings
@@ -46,9 +45,7 @@ class _Limits:
     text_layer_min_chars: int
 
 
-@task(name="render", task_run_name="render {source.name}", retries=2, retry_delay_seconds=2,
-      retry_condition_fn=retry_transient, cache_policy=NO_CACHE)
-@tracked("render")
+@step("render", "render {source.name}")
 def render(source: Source, settings: Settings) -> list[Page]:
     """Every page of `source`, rasters under the work folder."""
     return render_pages(source, work_folder(settings, source.sha256), dpi=settings.dpi,
@@ -58,8 +55,8 @@ def render(source: Source, settings: Settings) -> list[Page]:
 
 
 def work_folder(settings: Settings, sha256: str) -> Path:
-    """Where a document's page rasters live while it is in flight."""
-    return settings.work / sha256[:16]
+    """Where one run's page rasters live while it is in flight; two runs never share one."""
+    return settings.work / f"{sha256[:16]}-{(flow_run.id or 'local')[:8]}"
 
 
 def discard_rasters(settings: Settings, sha256: str) -> None:

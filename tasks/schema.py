@@ -124,6 +124,12 @@ ON CONFLICT (sha256) DO UPDATE SET
     started_at = excluded.started_at, finished_at = NULL, duration_s = NULL,
     error_type = NULL, error_message = NULL, flow_run_id = excluded.flow_run_id,
     updated_at = excluded.updated_at
+WHERE documents.status <> 'done'
+"""
+# A done document being processed again keeps its results until a new 'done' replaces them;
+# only its start time moves, so the new run's duration is measured from its own start.
+RESTART_DONE_DOCUMENT = """
+UPDATE documents SET started_at = ?, updated_at = ? WHERE sha256 = ? AND status = 'done'
 """
 FINISH_DOCUMENT = """
 INSERT INTO documents (sha256, doc_id, status, source_name, source_path, kind, size_bytes,

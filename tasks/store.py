@@ -198,12 +198,13 @@ class Store:
 
     def start_document(self, source: Source, *, flow_run_id: str | None,
                        relative_path: str | None = None) -> None:
-        """Mark a document 'processing' from now (output paths are left as they are)."""
+        """Mark a document 'processing' from now; a 'done' one keeps its results meanwhile."""
         now = _now()
         with self._transaction() as con:
             con.execute(schema.START_DOCUMENT, [
                 source.sha256, source.doc_id, source.name, str(source.path), relative_path,
                 source.kind, source.size, source.page_count, now, flow_run_id, now])
+            con.execute(schema.RESTART_DONE_DOCUMENT, [now, now, source.sha256])
         log.debug("%s: stored as processing (%s)", source.name, source.sha256[:12])
 
     def finish_document(self, source: Source, pages: Sequence[Page], outputs: Outputs | None,
@@ -212,8 +213,8 @@ class Store:
                         flow_run_id: str | None = None) -> None:
         """Store a document's outcome; for 'done' also replace its pages and lines.
 
-        One transaction, idempotent. A 'done' row is only ever overwritten by another 'done'
-        (start_document resets it first when a document is deliberately reprocessed).
+        One transaction, idempotent. A 'done' row is only ever overwritten by another 'done':
+        a forced re-run that fails leaves the earlier results (its attempts say what failed).
         """
         if status not in STATUSES:
             raise ValueError(f"unknown document status {status!r}; expected one of {STATUSES}")
@@ -226,7 +227,6 @@ class Store:
             if status == "done":
                 _replace_pages(con, source, pages)
         log.debug("%s: stored as %s (%d pages)", source.name, status, len(pages))
-        self._publish_quietly()
 
     def document_status(self, sha256: str) -> str | None:
         """The stored status of a document, or None when it was never seen."""
@@ -281,7 +281,8 @@ class Store:
         changed = max(_mtime(self.live), _mtime(self.live.with_name(self.live.name + ".wal")))
         return changed > published and time.time() - published >= self.snapshot_interval
 
-    def _publish_quietly(self) -> None:
+    def refresh_snapshot(self) -> None:
+        """Republish the snapshot if due; a failure is logged (the next refresh catches up)."""
         try:
             self.publish_snapshot()
         except TransientError as exc:  # results are committed; the next publish catches up
@@ -309,7 +310,9 @@ def query_snapshot(snapshot: Path, sql: str,
 def _query(snapshot: Path, sql: str,
            params: Sequence[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
     with _translated(snapshot):
-        con = duckdb.connect(str(snapshot), read_only=True)
+        # No ATTACH of the live file (it would bypass the writers' lock), no COPY TO anywhere.
+        con = duckdb.connect(str(snapshot), read_only=True,
+                             config={"enable_external_access": False})
     try:
         cursor = con.execute(sql, list(params))
         if cursor.description is None:

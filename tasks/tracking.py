@@ -14,15 +14,32 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
+from prefect import Task, task
+from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run, task_run
 
 from tasks.store import Attempt, Store
 from tool_ocr.errors import InjectedFaultError, describe, is_transient
-from tool_ocr.settings import Settings
+from tool_ocr.settings import STEPS, Settings
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def step(
+    name: str, run_name: str, *, retries: int = 2, retry_delay_seconds: float = 2
+) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """A pipeline task: Prefect task `name`, every attempt recorded, transient errors retried."""
+    if name not in STEPS:
+        raise ValueError(f"unknown step {name!r}; add it to tool_ocr.settings.STEPS")
+
+    def decorate(fn: Callable[P, R]) -> Task[P, R]:
+        return task(name=name, task_run_name=run_name, retries=retries,
+                    retry_delay_seconds=retry_delay_seconds, retry_condition_fn=retry_transient,
+                    cache_policy=NO_CACHE)(tracked(name)(fn))
+
+    return decorate
 
 
 def tracked(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -20,8 +20,8 @@ from tool_ocr.errors import (
     CorruptFileError,
     EmptyDocumentError,
     EncryptedPdfError,
+    MissingFileError,
     TooLargeError,
-    TransientError,
     UnsupportedFileError,
 )
 
@@ -197,8 +197,8 @@ def test_directory_is_refused(tmp_path):
         inspect(tmp_path / "folder.pdf")
 
 
-def test_vanished_file_is_transient(tmp_path):
-    with pytest.raises(TransientError):
+def test_missing_file_is_rejected_not_retried(tmp_path):
+    with pytest.raises(MissingFileError, match="no such file"):
         inspect(tmp_path / "gone.pdf")
 
 

@@ -138,7 +138,8 @@ def test_fault_plans_parse(spec: str, plan: dict[str, int]) -> None:
     assert parse_faults(spec) == plan
 
 
-@pytest.mark.parametrize("spec", ["ocr", "ocr:x", "ocr:-1", ":2", "ocr:2,pdf"])
+@pytest.mark.parametrize("spec", ["ocr", "ocr:x", "ocr:-1", ":2", "ocr:2,pdf", "orc:2",
+                                  "searchable-pdf:4"])
 def test_malformed_fault_plans_are_config_errors(spec: str) -> None:
     with pytest.raises(ConfigError, match="TOOL_OCR_FAULTS"):
         parse_faults(spec)

@@ -53,6 +53,7 @@ def make_attempt(source: Source, attempt: int = 1, **changes: Any) -> Attempt:
 def store_done(store: Store, folder: Path, source: Source) -> None:
     store.start_document(source, flow_run_id="flow-1")
     store.finish_document(source, PAGES, make_outputs(folder, source), ENGINE, status="done")
+    store.refresh_snapshot()
 
 
 def new_store(tmp_path: Path, **options: Any) -> Store:
@@ -211,6 +212,18 @@ def test_done_document_is_not_overwritten_by_a_duplicate(store: Store, tmp_path:
     store.finish_document(source, (), None, None, status="duplicate")
     assert store.document_status(source.sha256) == "done"
     assert counts(store)[:3] == (1, 2, 3)
+
+
+def test_failed_rerun_keeps_the_done_results(store: Store, tmp_path: Path) -> None:
+    source = make_source(tmp_path)
+    store_done(store, tmp_path, source)
+    store.start_document(source, flow_run_id="flow-2")
+    assert store.document_status(source.sha256) == "done"
+    store.finish_document(source, (), None, None, status="failed", error_type="injected_fault")
+    assert store.document_status(source.sha256) == "done"
+    assert counts(store)[:3] == (1, 2, 3)
+    store.finish_document(source, PAGES[1:], None, None, status="done")
+    assert counts(store)[:3] == (1, 1, 1)
 
 
 def test_unknown_status_is_refused(store: Store, tmp_path: Path) -> None:

@@ -30,14 +30,14 @@ def rows(settings: Settings, sha256: str = SHA) -> list[dict]:
     return Store.from_settings(settings).attempts(sha256)
 
 
-@tracked("read")
+@tracked("ocr")
 def read_page(source: Source, page: Page, settings: Settings) -> int:
     if page.number == 13:
         raise CorruptFileError("page 13 is unreadable")
     return page.number * 10
 
 
-@tracked("hash")
+@tracked("fingerprint")
 def by_hash(sha256: str, settings: Settings) -> str:
     return sha256[:4]
 
@@ -70,7 +70,7 @@ def test_tracked_records_a_completed_attempt_with_document_and_page(settings: Se
     assert read_page(SOURCE, Page(2, 595, 842, "ocr"), settings=settings) == 20
 
     [row] = rows(settings)
-    assert (row["task_name"], row["attempt"], row["state"]) == ("read", 1, "COMPLETED")
+    assert (row["task_name"], row["attempt"], row["state"]) == ("ocr", 1, "COMPLETED")
     assert (row["sha256"], row["page_no"]) == (SHA, 2)
     assert row["error_type"] is None and row["error_message"] is None
     assert row["ended_at"] >= row["started_at"] and row["duration_s"] >= 0
@@ -91,18 +91,18 @@ def test_tracked_keys_rows_by_sha256_argument_and_keeps_each_call(settings: Sett
 
     recorded = rows(settings)
     assert [(r["task_name"], r["state"], r["page_no"]) for r in recorded] == [
-        ("hash", "COMPLETED", None), ("hash", "COMPLETED", None)]
+        ("fingerprint", "COMPLETED", None), ("fingerprint", "COMPLETED", None)]
 
 
 def test_tracked_applies_the_fault_plan_before_the_body(settings: Settings) -> None:
-    faulty = Settings(faults="read:1")  # outside Prefect every call is attempt 1
+    faulty = Settings(faults="ocr:1")  # outside Prefect every call is attempt 1
 
     with pytest.raises(InjectedFaultError):
         read_page(SOURCE, Page(13, 595, 842, "ocr"), faulty)
 
     [row] = rows(faulty)
     assert (row["state"], row["error_type"]) == ("FAILED", "injected_fault")
-    assert "injected fault in read, attempt 1 of 1" in row["error_message"]
+    assert "injected fault in ocr, attempt 1 of 1" in row["error_message"]
 
 
 # Prefect level: the retry loop, run counts and the flow's outcome.
@@ -111,7 +111,7 @@ calls: list[int] = []
 
 
 @task(retries=2, retry_delay_seconds=0, retry_condition_fn=retry_transient, cache_policy=NO_CACHE)
-@tracked("x")
+@tracked("export")
 def flaky(sha256: str, settings: Settings, reject: bool = False) -> str:
     calls.append(1)
     if reject:
@@ -127,7 +127,7 @@ def run_flaky(sha256: str, settings: Settings, reject: bool = False) -> str:
 @pytest.mark.usefixtures("prefect_server")
 def test_injected_faults_are_retried_and_every_attempt_is_recorded(settings: Settings) -> None:
     calls.clear()
-    faulty = Settings(faults="x:2")
+    faulty = Settings(faults="export:2")
 
     assert run_flaky(SHA, faulty) == "done"
 

@@ -60,8 +60,3 @@ def engine_info(config: EngineConfig) -> EngineInfo:
 
     return paddle_info(config)
 
-
-def set_engine(config: EngineConfig, engine: OcrEngine) -> None:
-    """Install an engine for `config` (tests use this for a fast fake)."""
-    with _lock:
-        _engines[config] = engine

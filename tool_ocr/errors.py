@@ -51,6 +51,10 @@ class RejectedError(ToolOcrError):
     exit_code = 65  # EX_DATAERR
 
 
+class MissingFileError(RejectedError):
+    """The path names no file (mistyped, or removed before it could be read)."""
+
+
 class UnsupportedFileError(RejectedError):
     """Not a format we read (by content, not by name)."""
 

@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tool_ocr.errors import ConfigError
 
+# The flow's tasks, in order: their Prefect names, task_attempts names and fault targets.
+STEPS = ("fingerprint", "ingest", "render", "ocr", "pdf", "export", "record")
+
 
 class Settings(BaseSettings):
     """Typed settings for the whole pipeline; every field can be set as `TOOL_OCR_<NAME>`."""
@@ -156,13 +159,15 @@ class Settings(BaseSettings):
 
 
 def parse_faults(spec: str) -> dict[str, int]:
-    """Parse 'ocr:2,pdf:4' into {'ocr': 2, 'pdf': 4}."""
+    """Parse 'ocr:2,pdf:4' into {'ocr': 2, 'pdf': 4}; task names must be pipeline steps."""
     plan: dict[str, int] = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
-        name, sep, count = item.partition(":")
-        if not sep or not name.strip() or not count.strip().isdigit():
+        name, sep, count = (part.strip() for part in item.partition(":"))
+        if not sep or not count.isdigit():
             raise ConfigError(f"TOOL_OCR_FAULTS: expected 'task:count', got {item!r}")
-        plan[name.strip()] = int(count)
+        if name not in STEPS:
+            raise ConfigError(f"TOOL_OCR_FAULTS: no task {name!r}; tasks: {', '.join(STEPS)}")
+        plan[name] = int(count)
     return plan
 
 
