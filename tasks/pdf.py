@@ -8,6 +8,7 @@ target page with PyMuPDF; original image streams are never decoded or re-encoded
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import logging
@@ -25,6 +26,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from tasks.export import replace_atomically
 from tasks.files import open_pdf, pdf_errors, pil_errors
+from tasks.render import usable_text
 from tasks.tracking import step
 from tool_ocr.models import Line, Outputs, Page, Source
 from tool_ocr.settings import Settings
@@ -96,10 +98,28 @@ def _overlay(doc: pymupdf.Document, pages: Sequence[Page]) -> pymupdf.Document:
         target = doc[page.number - 1]
         canvas.setPageSize((target.cropbox.width, target.cropbox.height))
         canvas.transform(*_frame(target, page))
-        _draw_text(canvas, page)
+        _draw_text(canvas, _without_existing_text(target, page))
         canvas.showPage()
     canvas.save()
     return pymupdf.open("pdf", buf.getvalue())
+
+
+def _without_existing_text(target: pymupdf.Page, page: Page) -> Page:
+    """`page` minus the OCR lines the target already carries as readable text (a stamp, a
+    footer), so extraction does not return them twice. Garbage text does not count."""
+    scale = page.width / target.rect.width
+    existing = [pymupdf.Rect(w[:4]) * target.rotation_matrix * scale
+                for w in target.get_text("words") if usable_text(w[4], 1)]
+    if not existing:
+        return page
+    return dataclasses.replace(page, lines=tuple(
+        line for line in page.lines if _covered(pymupdf.Rect(line.box), existing) < 0.5))
+
+
+def _covered(box: pymupdf.Rect, others: list[pymupdf.Rect]) -> float:
+    """Share of `box`'s area that `others` cover (overlaps among them counted once each)."""
+    area = box.get_area()
+    return sum((box & other).get_area() for other in others) / area if area else 1.0
 
 
 def _frame(target: pymupdf.Page, page: Page) -> tuple[float, ...]:

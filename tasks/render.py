@@ -32,6 +32,8 @@ _TEXT_FLAGS = pymupdf.TEXT_MEDIABOX_CLIP  # ligatures expanded; unknown glyphs c
 _GARBAGE_CATEGORIES = {"Cc", "Cf", "Co", "Cs", "Cn"}
 _MAX_GARBAGE = 0.10
 _PROBE_DPI = 24
+_SCAN_COVER = 0.5  # images on at least half the page: a scan
+_STAMP_EXTENT = 0.3  # text within under 30 % of the page height: a stamp, not its content
 _GRAY_SPREAD = 12  # most a pixel's channels may differ for the page to count as gray
 _ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
 
@@ -96,6 +98,18 @@ def _is_garbage(char: str) -> bool:
     return code & 0xFF == 0 and 0x20 <= code >> 8 <= 0x7E
 
 
+def stamped_scan(page: pymupdf.Page, lines: tuple[Line, ...]) -> bool:
+    """True for a scan whose only text is a stamp: images cover most of the page while the
+    text spans a thin band of it (a "Scanned with ..." footer, a fax header, a Bates number)."""
+    area = page.rect.width * page.rect.height
+    covered = sum((pymupdf.Rect(info["bbox"]) & page.mediabox).get_area()
+                  for info in page.get_image_info())
+    if covered < _SCAN_COVER * area or not lines:
+        return False
+    extent = max(line.box[3] for line in lines) - min(line.box[1] for line in lines)
+    return extent < _STAMP_EXTENT * page.rect.height
+
+
 def _raster_path(work_dir: Path, number: int) -> Path:
     return work_dir / f"page-{number:04d}.png"
 
@@ -117,7 +131,8 @@ def _pdf_page(page: pymupdf.Page, number: int, work_dir: Path, limits: _Limits) 
     if width <= 0 or height <= 0:
         raise CorruptFileError(f"page {number} has no area ({width} x {height} pt)")
     lines = text_lines(page)
-    if usable_text(" ".join(line.text for line in lines), limits.text_layer_min_chars):
+    text = " ".join(line.text for line in lines)
+    if usable_text(text, limits.text_layer_min_chars) and not stamped_scan(page, lines):
         log.debug("page %d: text layer with %d lines", number, len(lines))
         return Page(number, width, height, "text", lines=lines)
     dpi = fit_dpi(number, width, height, limits.dpi, limits.min_dpi, limits.max_pixels)

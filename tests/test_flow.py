@@ -122,6 +122,24 @@ def test_scanned_pdf_keeps_its_images_and_gains_text(settings: Settings, tmp_pat
         assert "67890" in out[1].get_text() and "12345" in out[0].get_text()
 
 
+def test_scan_with_a_text_stamp_is_still_read_and_not_doubled(settings: Settings,
+                                                              tmp_path: Path) -> None:
+    letter = Image.new("L", (1700, 2200), "white")  # a full US-letter page at 200 dpi
+    letter.paste(text_page(INVOICE + LETTER, size=40), (0, 200))
+    scan = scanned_pdf(tmp_path / "stamped.pdf", [letter])
+    stamped = tmp_path / "camscanner.pdf"
+    with pymupdf.open(scan) as doc:
+        doc[0].insert_text((72, 300), "Scanned with CamScanner", fontsize=24)
+        doc.save(stamped)
+    state, result = run(stamped)
+    assert state.is_completed(), result
+    assert rows(settings, "SELECT method FROM pages") == [("ocr",)], "the stamp is not the page"
+    with pymupdf.open(result["outputs"]["pdf"]) as out:
+        words = [w[4] for w in out[0].get_text("words")]
+    assert words.count("CamScanner") == 1, words
+    assert "12345" in " ".join(words) and "67890" in " ".join(words)
+
+
 def test_mixed_pdf_sends_only_the_scanned_page_to_ocr(settings: Settings, tmp_path: Path) -> None:
     born_digital = "Quarterly report for the board of directors"
     pdf = scanned_pdf(tmp_path / "mixed.pdf", [None, text_page(INVOICE)], [born_digital])
