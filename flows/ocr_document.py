@@ -19,6 +19,10 @@ from tool_ocr.models import Page, Source
 from tool_ocr.settings import Settings
 
 log = logging.getLogger(__name__)
+# Prefect gives PREFECT_LOGGING_EXTRA_LOGGERS its API handler but not a level: without one,
+# our INFO lines (one per state change of a file) would never reach the UI.
+for _package in ("tool_ocr", "tasks", "flows", "watch"):
+    logging.getLogger(_package).setLevel(logging.INFO)
 
 
 def run_name() -> str:

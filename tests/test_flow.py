@@ -10,6 +10,9 @@ import openpyxl
 import pymupdf
 import pytest
 from PIL import Image
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter
+from prefect.logging.handlers import APILogHandler
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
@@ -78,6 +81,19 @@ def test_png_scan_gives_four_outputs_and_rows(settings: Settings, tmp_path: Path
     assert [c.value for c in sheet[2]][2] == lines[0][0]
     assert "invoice" in squashed(outputs["txt"].read_text())
     assert scan.exists(), "the user's file stays where it is"
+
+
+def test_file_state_changes_are_logged_to_the_prefect_ui(settings: Settings,
+                                                        tmp_path: Path) -> None:
+    scan = tmp_path / "logged.png"
+    text_page(INVOICE).save(scan)
+    state, _ = run(scan)
+    APILogHandler().flush()
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(LogFilter(flow_run_id={"any_": [state.state_details.flow_run_id]}))
+    messages = [entry.message for entry in logs]
+    assert any("logged.png: accepted as png" in m for m in messages), messages
+    assert any("logged.png: done, 1 page(s)" in m for m in messages), messages
 
 
 def test_exif_rotated_jpeg_is_read_upright(settings: Settings, tmp_path: Path) -> None:
