@@ -49,7 +49,7 @@ def test_process_then_sql(settings: Settings, tmp_path: Path) -> None:
     assert result.exit_code == 0 and "skipped" in result.output
 
 
-def test_sql_refuses_writes_and_bad_config(settings: Settings,
+def test_sql_without_snapshot_or_with_bad_config(settings: Settings,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     result = runner.invoke(app, ["sql", "SELECT 1"])
     assert result.exit_code != 0 and "no snapshot" in result.output

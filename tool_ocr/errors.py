@@ -1,4 +1,4 @@
-"""Typed errors: transient ones are retried, rejected ones quarantine the file with a reason.
+"""Typed errors: transient ones are retried, rejected ones fail the file at once with a reason.
 
 Foreign exceptions are translated into these where the foreign library is called. Every error
 carries a message a person can act on and an exit code for the CLI.
@@ -46,7 +46,7 @@ class EngineError(TransientError):
 
 
 class RejectedError(ToolOcrError):
-    """Final: the input can never be processed as it is; quarantine it with this reason."""
+    """Final: the input can never be processed as it is; this is the reason a person reads."""
 
     exit_code = 65  # EX_DATAERR
 

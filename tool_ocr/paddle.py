@@ -112,7 +112,7 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 
 class PaddleEngine:
-    """PaddleOCR's pipeline (detection, line orientation, recognition) behind `OcrEngine`."""
+    """PaddleOCR's pipeline (detection, recognition; line direction for downloaded models)."""
 
     def __init__(self, config: EngineConfig) -> None:
         os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
