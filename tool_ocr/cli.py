@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tool_ocr import PACKAGES
 from tool_ocr.errors import ToolOcrError
 from tool_ocr.settings import Settings
 
@@ -36,7 +37,7 @@ def prepare_prefect_env(settings: Settings) -> None:
     """Prefect defaults for this project; anything already set in the environment wins."""
     defaults = {
         "PREFECT_HOME": str(settings.home.resolve() / "prefect"),
-        "PREFECT_LOGGING_EXTRA_LOGGERS": "tool_ocr,tasks,flows,watch",
+        "PREFECT_LOGGING_EXTRA_LOGGERS": ",".join(PACKAGES),
         "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
