@@ -71,13 +71,15 @@ def fingerprint(path: Path, settings: Settings) -> str:
 
 
 @step("ingest", "ingest {path.name}")
-def ingest(path: Path, sha256: str, settings: Settings) -> Source:
+def ingest(path: Path, sha256: str, settings: Settings,
+           relative_path: str | None = None) -> Source:
     """Accept the file (or refuse it with a reason) and mark its document as processing."""
     source = inspect_file(path, max_bytes=settings.max_file_mb << 20,
                           max_pages=settings.max_pages, max_pixels=settings.max_pixels)
     if source.sha256 != sha256:
         raise TransientError(f"{path.name}: changed while being processed")
-    Store.from_settings(settings).start_document(source, flow_run_id=flow_run.id)
+    Store.from_settings(settings).start_document(source, flow_run_id=flow_run.id,
+                                                 relative_path=relative_path)
     return source
 
 

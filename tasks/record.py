@@ -39,9 +39,10 @@ def record_document(source: Source, pages: list[Page], outputs: Outputs,
             "pages": len(pages), "lines": lines, "outputs": outputs.as_dict()}
 
 
-def publish_results(settings: Settings) -> None:
-    """Bring the analysts' snapshot up to date (at most every snapshot_interval seconds)."""
-    Store.from_settings(settings).refresh_snapshot()
+def publish_results(settings: Settings, force: bool = False) -> None:
+    """Bring the analysts' snapshot up to date (at most every snapshot_interval seconds, unless
+    forced: a batch ends with its files' placements visible)."""
+    Store.from_settings(settings).refresh_snapshot(force)
 
 
 def record_failure(path: Path, sha256: str, exc: BaseException, settings: Settings) -> None:

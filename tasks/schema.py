@@ -95,10 +95,41 @@ CREATE TABLE task_attempts (
 );
 """
 
+# One row per file that entered the hot folder (an arrival; documents are per content).
+FILES = """
+CREATE TABLE files (
+    file_id       VARCHAR PRIMARY KEY,  -- '<claim id>/<relative path>', unique per arrival
+    relative_path VARCHAR NOT NULL,     -- where it was dropped, relative to the inbox
+    sha256        VARCHAR,              -- NULL when refused before it could be read
+    size_bytes    BIGINT,
+    status        VARCHAR NOT NULL
+                  CHECK (status IN ('processing', 'processed', 'failed', 'duplicate')),
+    location      VARCHAR,              -- where the original is now (NULL once pruned)
+    duplicate_of  BIGINT,               -- documents.doc_id of the content it repeats
+    error_type    VARCHAR,
+    error_message VARCHAR,
+    flow_run_id   VARCHAR,
+    claimed_at    TIMESTAMPTZ NOT NULL,
+    finished_at   TIMESTAMPTZ,
+    pruned_at     TIMESTAMPTZ,
+    updated_at    TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE pruned_files (
+    path        VARCHAR NOT NULL,
+    folder      VARCHAR NOT NULL CHECK (folder IN ('processed', 'output', 'duplicates', 'failed')),
+    sha256      VARCHAR,
+    size_bytes  BIGINT NOT NULL,
+    modified_at TIMESTAMPTZ NOT NULL,
+    pruned_at   TIMESTAMPTZ NOT NULL,
+    flow_run_id VARCHAR
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "documents", DOCUMENTS),
     Migration(2, "pages and lines", PAGES_AND_LINES),
     Migration(3, "task attempts", TASK_ATTEMPTS),
+    Migration(4, "hot-folder files and pruning", FILES),
 )
 
 CREATE_MIGRATIONS_TABLE = """
@@ -183,6 +214,50 @@ SELECT * FROM task_attempts WHERE sha256 = ?
 ORDER BY started_at, task_name, page_no NULLS FIRST, attempt
 """
 
+CLAIM_FILE = """
+INSERT INTO files (file_id, relative_path, sha256, size_bytes, status, location, flow_run_id,
+                   claimed_at, updated_at)
+VALUES (?, ?, ?, ?, 'processing', ?, ?, ?, ?)
+ON CONFLICT (file_id) DO UPDATE SET
+    sha256 = excluded.sha256, size_bytes = excluded.size_bytes, location = excluded.location,
+    flow_run_id = excluded.flow_run_id, updated_at = excluded.updated_at
+WHERE files.status = 'processing'
+"""
+PLACE_FILE = """
+INSERT INTO files (file_id, relative_path, sha256, size_bytes, status, location, duplicate_of,
+                   error_type, error_message, flow_run_id, claimed_at, finished_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (file_id) DO UPDATE SET
+    sha256 = coalesce(excluded.sha256, files.sha256),
+    size_bytes = coalesce(excluded.size_bytes, files.size_bytes),
+    status = excluded.status, location = excluded.location,
+    duplicate_of = excluded.duplicate_of, error_type = excluded.error_type,
+    error_message = excluded.error_message,
+    flow_run_id = coalesce(excluded.flow_run_id, files.flow_run_id),
+    finished_at = excluded.finished_at, updated_at = excluded.updated_at
+"""
+FILE_COUNTS = "SELECT status, count(*) FROM files GROUP BY status"
+RECENT_FAILURES = """
+SELECT relative_path, error_type, error_message, finished_at FROM files
+WHERE status = 'failed' ORDER BY finished_at DESC LIMIT ?
+"""
+DOCUMENT_DOC_ID = "SELECT doc_id, status FROM documents WHERE sha256 = ?"
+ORIGINAL_OF = "SELECT doc_id, source_name, source_path FROM documents WHERE sha256 = ?"
+# The original moved from processing/ to processed/: the document row follows it.
+MOVED_DOCUMENT = "UPDATE documents SET source_path = ? WHERE sha256 = ? AND source_path = ?"
+# Pruning: what must not be touched, what was removed.
+UNFINISHED_DOCUMENTS = "SELECT sha256 FROM documents WHERE status = 'processing'"
+UNFINISHED_FILES = "SELECT location FROM files WHERE status = 'processing'"
+RECORD_PRUNED = """
+INSERT INTO pruned_files (path, folder, sha256, size_bytes, modified_at, pruned_at, flow_run_id)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+MARK_FILE_PRUNED = """
+UPDATE files SET location = NULL, pruned_at = ?, updated_at = ? WHERE location = ?
+"""
+FORGET_DOCUMENT_PAGES = "DELETE FROM pages WHERE sha256 = ?"
+FORGET_DOCUMENT_LINES = "DELETE FROM lines WHERE doc_id = ?"
+
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     """Apply the missing migrations in order; return the versions applied now."""
@@ -206,3 +281,12 @@ def _apply(con: duckdb.DuckDBPyConnection, migration: Migration) -> None:
         con.rollback()
         raise
     log.info("applied migration %s (%s)", migration.version, migration.name)
+
+
+# Pruning (tasks/prune.py): what is known about the files it is about to remove.
+KNOWN_LOCATIONS = """
+SELECT location, sha256 FROM files WHERE location IN (SELECT unnest(?::VARCHAR[]))
+"""
+DOCUMENTS_BY_PREFIX = """
+SELECT sha256 FROM documents WHERE left(sha256, 8) IN (SELECT unnest(?::VARCHAR[]))
+"""

@@ -212,6 +212,19 @@ class Store:
             names = [column[0] for column in cursor.description or ()]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def write(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one `schema` statement for each parameter row, all in one transaction."""
+        with self._transaction() as con:
+            for row in rows:
+                con.execute(statement, list(row))
+
+    def read(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one read-only `schema` query ([] before the database exists)."""
+        if not self.live.exists():
+            return []
+        with self._connect() as con:  # read-write so a database from an older release migrates
+            return con.execute(statement, list(params)).fetchall()
+
     def publish_snapshot(self, force: bool = False) -> bool:
         """Republish the analysts' snapshot if due (or forced); True when it was copied."""
         if not (force or self._snapshot_due()):
@@ -236,10 +249,10 @@ class Store:
         changed = max(_mtime(self.live), _mtime(self.live.with_name(self.live.name + ".wal")))
         return changed > published and time.time() - published >= self.snapshot_interval
 
-    def refresh_snapshot(self) -> None:
+    def refresh_snapshot(self, force: bool = False) -> None:
         """Republish the snapshot if due; a failure is logged (the next refresh catches up)."""
         try:
-            self.publish_snapshot()
+            self.publish_snapshot(force)
         except TransientError as exc:  # results are committed; the next publish catches up
             log.warning("snapshot %s not republished: %s", self.snapshot, exc)
 

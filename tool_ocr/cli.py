@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,6 +46,19 @@ def prepare_prefect_env(settings: Settings) -> None:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+
+
+def use_service(settings: Settings) -> str:
+    """The Prefect API of the service: PREFECT_API_URL, else the local server `up` starts."""
+    url = os.environ.setdefault("PREFECT_API_URL",
+                                f"http://127.0.0.1:{settings.server_port}/api")
+    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")  # file to run start: ~2 s, not ~9
+    os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"  # services log to the terminal
+    import prefect  # noqa: F401  (sets up logging: our packages get its handlers)
+
+    for package in PACKAGES:
+        logging.getLogger(package).setLevel(logging.INFO)
+    return url
 
 
 def expand(paths: list[Path]) -> list[Path]:
@@ -121,3 +135,91 @@ def sql(query: Annotated[str, typer.Argument(help="A read-only SQL query.")]) ->
         table.add_row(*("" if v is None else str(v) for v in row))
     out.print(table)
 
+
+
+@app.command()
+def up() -> None:
+    """Run the hot-folder service: local Prefect server (if none answers), deployments, watcher."""
+    settings = load_settings()
+    os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"
+    from tool_ocr import up as service
+
+    try:
+        service.run(settings, out.print)
+    except ToolOcrError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(exc.exit_code) from exc
+
+
+@app.command()
+def watch() -> None:
+    """Watch the inbox and submit ready files to the ocr-inbox deployment (needs `serve`)."""
+    settings = load_settings()
+    use_service(settings)
+    import signal
+
+    from watch.service import Watcher
+
+    watcher = Watcher(settings)
+    signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
+    try:
+        watcher.run()
+    except KeyboardInterrupt:
+        watcher.stop()
+
+
+@app.command()
+def serve() -> None:
+    """Serve the ocr-inbox and prune-expired deployments on this machine (a Prefect runner)."""
+    settings = load_settings()
+    use_service(settings)
+    from deployments.serve import serve_all
+
+    serve_all(settings)
+
+
+@app.command()
+def status() -> None:
+    """Health: server, deployments and schedules, watcher, files per folder, last errors."""
+    settings = load_settings()
+    use_service(settings)
+    from tool_ocr.status import collect
+
+    health = collect(settings)
+    mark = {True: "[green]yes", False: "[red]no"}
+    out.print(f"Prefect server {health['api_url']}: reachable {mark[health['server']]}")
+    for d in health["deployments"]:
+        out.print(f"  deployment {d['name']}: {'[yellow]paused' if d['paused'] else 'active'}"
+                  f"{', schedule ' + ', '.join(d['schedules']) if d['schedules'] else ''}")
+    out.print(f"Watcher alive {mark[health['watcher']['alive']]}: {health['watcher']['detail']}")
+    out.print("Files: " + ", ".join(f"{k} {v}" for k, v in health["folders"].items()))
+    for path, error_type, message, when in health["errors"]:
+        out.print(f"  [red]failed[/] {path} ({error_type}) {when or ''}: {message}")
+    if not (health["server"] and health["watcher"]["alive"]):
+        raise typer.Exit(1)
+
+
+@app.command()
+def retry(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Quarantined files (in the failed folder); none: all of them.")] = None,
+) -> None:
+    """Move quarantined files back into the inbox (their .error.json is removed)."""
+    settings = load_settings()
+    from tasks.place import ERROR_SUFFIX, move
+
+    files = [p.resolve() for p in paths] if paths else sorted(
+        p for p in settings.failed.rglob("*") if p.is_file() and not p.name.endswith(ERROR_SUFFIX))
+    for file in files:
+        if not file.is_relative_to(settings.failed) or not file.exists():
+            console.print(f"[red]{file}: not a file in {settings.failed}")
+            raise typer.Exit(2)
+        target = move(file, settings.inbox, file.relative_to(settings.failed).as_posix())
+        file.with_name(file.name + ERROR_SUFFIX).unlink(missing_ok=True)
+        out.print(f"{file.relative_to(settings.failed)} -> {target}")
+    if not files:
+        out.print(f"nothing to retry in {settings.failed}")
+
+
+if __name__ == "__main__":
+    app()

@@ -55,6 +55,17 @@ class Source:
 
 
 @dataclass(frozen=True)
+class InboxFile:
+    """A file claimed from the hot folder: where it lies now and where it was dropped."""
+
+    file_id: str  # '<claim id>/<relative path>', unique per arrival
+    path: str  # under processing/
+    relative_path: str  # relative to the inbox, '/'-separated
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
 class Page:
     """One page: its size, its raster (when OCR is needed) and, once read, its lines.
 

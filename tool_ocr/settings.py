@@ -6,6 +6,7 @@ environment themselves.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -14,8 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tool_ocr.errors import ConfigError
 
-# The flow's tasks, in order: their Prefect names, task_attempts names and fault targets.
-STEPS = ("fingerprint", "ingest", "render", "ocr", "pdf", "export", "record")
+# The pipeline's tasks, in order: their Prefect names, task_attempts names and fault targets.
+STEPS = ("fingerprint", "ingest", "render", "ocr", "pdf", "export", "record", "place")
 
 
 class Settings(BaseSettings):
@@ -30,6 +31,8 @@ class Settings(BaseSettings):
     processing_dir: Path | None = Field(None, description="Claimed files (HOME/processing).")
     processed_dir: Path | None = Field(None, description="Originals after success.")
     failed_dir: Path | None = Field(None, description="Quarantine with reasons (HOME/failed).")
+    duplicates_dir: Path | None = Field(
+        None, description="Files whose content was already processed (HOME/duplicates).")
     output_dir: Path | None = Field(None, description="Searchable PDF and exports.")
     state_dir: Path | None = Field(None, description="Live DuckDB, its lock, model dirs.")
     work_dir: Path | None = Field(None, description="Page rasters in flight (HOME/work).")
@@ -68,6 +71,33 @@ class Settings(BaseSettings):
     snapshot_interval: float = Field(
         5.0, ge=0, description="Least seconds between two republishings of the snapshot."
     )
+
+    watch_polling: bool = Field(
+        False, description="Poll the inbox instead of native events (needed on SMB/NFS shares).")
+    watch_poll_seconds: float = Field(2.0, gt=0, description="Polling interval when polling.")
+    watch_quiet_seconds: float = Field(
+        3.0, ge=0, description="A file is ready once untouched (no event, same size and mtime) "
+        "for this long.")
+    watch_rescan_seconds: float = Field(
+        30.0, gt=0, description="Full rescan of the inbox, for files whose event was missed.")
+    watch_ignore: str = Field(
+        "", description="Extra glob patterns of file names to ignore, comma-separated "
+        "(temporary and system files are always ignored).")
+    batch_max_files: int = Field(
+        8, ge=1, description="Most ready files one run takes when files wait (one model load).")
+    run_limit: int = Field(
+        0, ge=0, description="Concurrent OCR runs on this machine; 0: cores / ocr_threads.")
+    retention_hours: float = Field(
+        24.0, gt=0, description="prune-expired deletes processed originals, outputs and "
+        "duplicates older than this.")
+    failed_retention_hours: float = Field(
+        24.0 * 14, gt=0, description="Quarantined files in failed/ wait this long for a person.")
+    prune_results: bool = Field(
+        False, description="Also delete a pruned document's pages and lines from DuckDB.")
+    prune_cron: str = Field("0 * * * *", description="Schedule of prune-expired (cron).")
+    server_port: int = Field(
+        4200, ge=1, le=65535, description="Port of the local Prefect server `tool-ocr up` starts.")
+
     faults: str = Field(
         "",
         description="Fault injection for testing, e.g. 'ocr:2,pdf:4': the named task fails "
@@ -116,6 +146,10 @@ class Settings(BaseSettings):
         return self._dir(self.failed_dir, "failed")
 
     @property
+    def duplicates(self) -> Path:
+        return self._dir(self.duplicates_dir, "duplicates")
+
+    @property
     def output(self) -> Path:
         return self._dir(self.output_dir, "output")
 
@@ -136,6 +170,11 @@ class Settings(BaseSettings):
         return (self.snapshot_path or self.home / "tool_ocr.duckdb").resolve()
 
     @property
+    def runs(self) -> int:
+        """Concurrent OCR runs: `run_limit`, or as many as the cores fit."""
+        return self.run_limit or max(1, (os.cpu_count() or 1) // self.ocr_threads)
+
+    @property
     def fault_plan(self) -> dict[str, int]:
         return parse_faults(self.faults)
 
@@ -146,6 +185,7 @@ class Settings(BaseSettings):
             "processing": self.processing,
             "processed": self.processed,
             "failed": self.failed,
+            "duplicates": self.duplicates,
             "output": self.output,
             "state": self.state,
             "work": self.work,

@@ -1,0 +1,75 @@
+"""A local Prefect server for one machine (`tool-ocr up`), used only when none answers.
+
+SQLite under TOOL_OCR_HOME/prefect, bound to 127.0.0.1, analytics off, the UI's static files
+kept out of the virtualenv, and the database clean-up service on so a busy hot folder does not
+fill the disk with old runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tool_ocr.errors import ConfigError
+from tool_ocr.settings import Settings
+
+log = logging.getLogger(__name__)
+RUN_RETENTION_SECONDS = 14 * 24 * 3600  # finished runs older than this leave Prefect's database
+
+
+def api_answers(api_url: str, timeout: float = 2.0) -> bool:
+    """True when a Prefect API answers its health check at `api_url`."""
+    try:
+        return httpx.get(api_url.rstrip("/") + "/health", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def is_local(api_url: str) -> bool:
+    host = httpx.URL(api_url).host
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def server_env(settings: Settings) -> dict[str, str]:
+    """The environment of the local server (anything already set wins)."""
+    home = settings.home.resolve() / "prefect"
+    defaults = {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_UI_STATIC_DIRECTORY": str(home / "ui"),
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": str(RUN_RETENTION_SECONDS),
+    }
+    return {**defaults, **os.environ}
+
+
+def start_local_server(settings: Settings,
+                       timeout: float = 120.0) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `prefect server start` on 127.0.0.1; returns (process, API URL) once it answers."""
+    api_url = f"http://127.0.0.1:{settings.server_port}/api"
+    if api_answers(api_url):
+        raise ConfigError(f"a Prefect server already answers at {api_url}: set "
+                          f"PREFECT_API_URL={api_url} to use it, or TOOL_OCR_SERVER_PORT")
+    env = server_env(settings)
+    Path(env["PREFECT_SERVER_UI_STATIC_DIRECTORY"]).mkdir(parents=True, exist_ok=True)
+    logfile = (settings.state / "prefect-server.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+         "--port", str(settings.server_port)],
+        env=env, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while not api_answers(api_url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise ConfigError(f"the local Prefect server did not start (exit {process.poll()}); "
+                              f"see {logfile.name}")
+        time.sleep(0.5)
+    log.info("local Prefect server at %s (SQLite under %s)", api_url, env["PREFECT_HOME"])
+    return process, api_url

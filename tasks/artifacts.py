@@ -1,0 +1,84 @@
+"""What operators see in the Prefect UI besides logs: per-document summaries and OCR progress.
+
+Artifacts are a courtesy: a failure to create one is logged and never fails the document.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    update_progress_artifact,
+)
+
+from tool_ocr.models import Outputs, Page, Source
+
+log = logging.getLogger(__name__)
+_LOW_LINES_SHOWN = 10
+
+
+class PageProgress:
+    """A progress artifact that moves while a multi-page document is being read."""
+
+    def __init__(self, source: Source, total: int) -> None:
+        self.source, self.total, self.done = source, total, 0
+        self.id: UUID | None = None
+        if total > 1:
+            self.id = _quietly(create_progress_artifact, 0.0,
+                               key=f"progress-{source.sha256[:16]}",
+                               description=f"OCR of {source.name}: 0 of {total} pages")
+
+    def advance(self) -> None:
+        """One more page read."""
+        self.done += 1
+        if self.id is not None:
+            _quietly(update_progress_artifact, self.id, 100.0 * self.done / self.total,
+                     description=f"OCR of {self.source.name}: {self.done} of {self.total} pages")
+
+
+def summarize(source: Source, pages: Sequence[Page], outputs: Outputs,
+              low_confidence: float) -> None:
+    """A markdown artifact: pages, mean confidence, low-confidence lines, output paths."""
+    _quietly(create_markdown_artifact, summary_markdown(source, pages, outputs, low_confidence),
+             key=f"document-{source.sha256[:16]}", description=f"OCR summary of {source.name}")
+
+
+def summary_markdown(source: Source, pages: Sequence[Page], outputs: Outputs,
+                     low_confidence: float) -> str:
+    """The summary's text (a table per page, the weakest lines, where the outputs are)."""
+    lines = [line for page in pages for line in page.lines]
+    mean = sum(ln.confidence for ln in lines) / len(lines) if lines else None
+    low = sorted((ln.confidence, page.number, ln.text) for page in pages for ln in page.lines
+                  if ln.confidence < low_confidence)
+    text = [f"# {source.name}", "",
+            f"{len(pages)} page(s), {len(lines)} line(s), mean confidence "
+            f"{'n/a' if mean is None else f'{mean:.3f}'}, {len(low)} line(s) below "
+            f"{low_confidence:g}", "",
+            "| page | method | lines | mean confidence | seconds |", "|---|---|---|---|---|"]
+    text += [f"| {p.number} | {p.method} | {len(p.lines)} | "
+             f"{'' if p.mean_confidence is None else f'{p.mean_confidence:.3f}'} | "
+             f"{p.seconds:.2f} |" for p in pages]
+    if low:
+        text += ["", "## Lowest-confidence lines", ""]
+        text += [f"- p{page} ({conf:.2f}): {_escape(line)}"
+                 for conf, page, line in low[:_LOW_LINES_SHOWN]]
+    text += ["", "## Outputs", ""] + [f"- {kind}: `{path}`"
+                                      for kind, path in outputs.as_dict().items()]
+    return "\n".join(text)
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("`", "'")[:200]
+
+
+def _quietly(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # the UI is a courtesy, the document is what matters
+        log.warning("artifact not created: %s", exc)
+        return None

@@ -1,0 +1,65 @@
+"""When is a dropped file ready? Pure logic with an injectable clock, no I/O.
+
+A file is ready once no event touched it for `quiet` seconds and two looks at it (size and
+mtime) agree across that period. Scanners and SMB copies write slowly; a half-written file keeps
+moving its size or mtime and keeps being touched, so it is never handed on early.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class _Seen:
+    since: float  # when it last changed or was touched
+    size: int | None = None
+    mtime: float | None = None
+
+
+class Readiness:
+    """Tracks candidate files; `ready()` lists those quiet for long enough, oldest first."""
+
+    def __init__(self, quiet: float, clock: Clock = time.monotonic) -> None:
+        self.quiet = quiet
+        self.clock = clock
+        self._seen: dict[Path, _Seen] = {}
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._seen
+
+    def touch(self, path: Path) -> None:
+        """An event on `path`: its quiet period starts again."""
+        seen = self._seen.get(path)
+        if seen is None:
+            self._seen[path] = _Seen(self.clock())
+        else:
+            seen.since = self.clock()
+
+    def observe(self, path: Path, size: int, mtime: float) -> None:
+        """A look at `path`'s size and mtime; any change restarts its quiet period."""
+        seen = self._seen.setdefault(path, _Seen(self.clock()))
+        if (seen.size, seen.mtime) != (size, mtime):
+            seen.size, seen.mtime, seen.since = size, mtime, self.clock()
+
+    def ready(self) -> list[Path]:
+        """Files looked at and unchanged for `quiet` seconds, longest-waiting first."""
+        now = self.clock()
+        quiet = [(seen.since, path) for path, seen in self._seen.items()
+                 if seen.size is not None and now - seen.since >= self.quiet]
+        return [path for _, path in sorted(quiet)]
+
+    def forget(self, path: Path) -> None:
+        """Stop tracking `path` (handed on, vanished or refused)."""
+        self._seen.pop(path, None)
+
+    def paths(self) -> list[Path]:
+        return list(self._seen)
