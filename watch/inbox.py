@@ -107,10 +107,9 @@ class Inbox:
             try:
                 os.rename(path, target)
             except FileNotFoundError:  # another watcher won it, or it was taken back
+                remove_empty(target.parent, self.processing)
                 continue
             won.append(describe_claimed(claim_id, target, rel))
-        if not won:
-            remove_empty(self.processing / claim_id, self.processing)
         return claim_id, won
 
     def claims(self) -> dict[str, list[InboxFile]]:
