@@ -3,13 +3,15 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test lint bench-ocr bench-hotfolder clean
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make run    set up, then OCR everything in the hot folder (TOOL_OCR_HOME/inbox)"
-	@echo "make test   set up, then run the test suite (real OCR engine)"
-	@echo "make lint   ruff and mypy"
+	@echo "make run              set up, then run the hot-folder service (tool-ocr up)"
+	@echo "make test             set up, then run the test suite (real OCR engine)"
+	@echo "make lint             ruff and mypy"
+	@echo "make bench-ocr        our engine vs Tesseract on generated scan-like pages"
+	@echo "make bench-hotfolder  the service end to end: latency, a 50-file burst, a restart"
 
 setup: $(VENV)/.installed
 
@@ -20,14 +22,20 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: setup
-	$(BIN)/tool-ocr process $${TOOL_OCR_HOME:-data}/inbox
+	$(BIN)/tool-ocr up
 
 test: setup
 	$(BIN)/python -m pytest
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/mypy tool_ocr tasks flows
+	$(BIN)/mypy tool_ocr tasks flows watch deployments
+
+bench-ocr: setup
+	$(BIN)/python -m bench.ocr $(ARGS)
+
+bench-hotfolder: setup
+	$(BIN)/python -m bench.hotfolder $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -56,3 +56,34 @@ def test_sql_without_snapshot_or_with_bad_config(settings: Settings,
     monkeypatch.setenv("TOOL_OCR_OUTPUT_DIR", str(settings.inbox / "out"))
     result = runner.invoke(app, ["sql", "SELECT 1"])
     assert result.exit_code == 3 and "TOOL_OCR_OUTPUT_DIR" in result.output
+
+
+def test_retry_moves_quarantined_files_back_into_the_inbox(settings: Settings) -> None:
+    quarantined = settings.failed / "april" / "scan.pdf"
+    quarantined.parent.mkdir(parents=True)
+    quarantined.write_bytes(b"%PDF-1.4 broken")
+    (quarantined.parent / "scan.pdf.error.json").write_text("{}")
+    (settings.inbox / "april").mkdir()
+    (settings.inbox / "april" / "scan.pdf").write_bytes(b"a different file, same name")
+
+    result = runner.invoke(app, ["retry"])
+    assert result.exit_code == 0, result.output
+    back = settings.inbox / "april" / "scan (2).pdf"  # never over a file already waiting
+    assert back.read_bytes() == b"%PDF-1.4 broken"
+    assert not list(settings.failed.rglob("*.*"))
+
+    result = runner.invoke(app, ["retry", str(settings.inbox / "april" / "scan.pdf")])
+    assert result.exit_code == 2 and "not a file in" in result.output
+
+
+def test_status_says_what_is_down(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # nothing listens there
+    (settings.inbox / "waiting.png").write_bytes(b"x")
+    (settings.inbox / "ignored.tmp").write_bytes(b"x")
+    (settings.failed / "bad.pdf").write_bytes(b"x")
+    (settings.failed / "bad.pdf.error.json").write_text("{}")
+
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 1
+    assert "reachable no" in result.output and "Watcher alive no" in result.output
+    assert "waiting 1" in result.output and "failed 1" in result.output
