@@ -121,7 +121,8 @@ CREATE TABLE pruned_files (
     size_bytes  BIGINT NOT NULL,
     modified_at TIMESTAMPTZ NOT NULL,
     pruned_at   TIMESTAMPTZ NOT NULL,
-    flow_run_id VARCHAR
+    flow_run_id VARCHAR,
+    PRIMARY KEY (path, pruned_at)
 );
 """
 
@@ -251,6 +252,7 @@ UNFINISHED_FILES = "SELECT location FROM files WHERE status = 'processing'"
 RECORD_PRUNED = """
 INSERT INTO pruned_files (path, folder, sha256, size_bytes, modified_at, pruned_at, flow_run_id)
 VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING
 """
 MARK_FILE_PRUNED = """
 UPDATE files SET location = NULL, pruned_at = ?, updated_at = ? WHERE location = ?

@@ -25,6 +25,7 @@ import duckdb
 
 from tasks import schema
 from tasks.filelock import file_lock
+from tasks.spool import Op, spool_write
 from tool_ocr.errors import DatabaseBusyError, NoSnapshotError, QueryError, TransientError
 from tool_ocr.models import EngineInfo, Outputs, Page, Source
 
@@ -107,17 +108,45 @@ class Store:
     """Short locked transactions on the live database; a throttled snapshot for analysts."""
 
     def __init__(self, live: Path, snapshot: Path, *, lock_timeout: float = 60.0,
-                 snapshot_interval: float = 5.0) -> None:
+                 snapshot_interval: float = 5.0, spool: Path | None = None) -> None:
         self.live = Path(live)
         self.snapshot = Path(snapshot)
         self.lock_path = self.live.with_name(self.live.name + ".lock")
         self.lock_timeout = lock_timeout
         self.snapshot_interval = snapshot_interval
+        self.spool = spool  # set: writes become files there, reads use the snapshot
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
         return cls(settings.live_db, settings.snapshot, lock_timeout=settings.db_lock_timeout,
-                   snapshot_interval=settings.snapshot_interval)
+                   snapshot_interval=settings.snapshot_interval, spool=settings.results_spool)
+
+    def owner(self) -> Store:
+        """This store as the one process that owns the live database sees it (no spool)."""
+        return Store(self.live, self.snapshot, lock_timeout=self.lock_timeout,
+                     snapshot_interval=self.snapshot_interval)
+
+    def apply(self, ops: Sequence[Op]) -> None:
+        """Run (statement, parameters) pairs in one transaction, or spool them as one file."""
+        if self.spool is not None:
+            spool_write(self.spool, ops)
+            return
+        with self._transaction() as con:
+            for statement, params in ops:
+                con.execute(statement, list(params))
+
+    def _rows(self, statement: str, params: Sequence[Any]) -> tuple[list[str], list[Any]]:
+        """(columns, rows) of a query: the live database here, the snapshot when spooling."""
+        if self.spool is not None:
+            try:
+                return query_snapshot(self.snapshot, statement, params)
+            except NoSnapshotError:
+                return [], []
+        if not self.live.exists():
+            return [], []
+        with self._connect() as con:  # read-write so a database from an older release migrates
+            cursor = con.execute(statement, list(params))
+            return [c[0] for c in cursor.description or ()], cursor.fetchall()
 
     def lock(self) -> AbstractContextManager[None]:
         """The writers' exclusive lock; hold it only for one short transaction."""
@@ -155,11 +184,11 @@ class Store:
                        relative_path: str | None = None) -> None:
         """Mark a document 'processing' from now; a 'done' one keeps its results meanwhile."""
         now = _now()
-        with self._transaction() as con:
-            con.execute(schema.START_DOCUMENT, [
+        self.apply([
+            (schema.START_DOCUMENT, [
                 source.sha256, source.doc_id, source.name, str(source.path), relative_path,
-                source.kind, source.size, source.page_count, now, flow_run_id, now])
-            con.execute(schema.RESTART_DONE_DOCUMENT, [now, now, source.sha256])
+                source.kind, source.size, source.page_count, now, flow_run_id, now]),
+            (schema.RESTART_DONE_DOCUMENT, [now, now, source.sha256])])
         log.debug("%s: stored as processing (%s)", source.name, source.sha256[:12])
 
     def finish_document(self, source: Source, pages: Sequence[Page], outputs: Outputs | None,
@@ -177,56 +206,43 @@ class Store:
             raise ValueError(f"{source.name}: page numbers repeat")
         row = _finish_row(source, outputs, engine, status, error_type, error_message,
                           flow_run_id)
-        with self._transaction() as con:
-            con.execute(schema.FINISH_DOCUMENT, row)
-            if status == "done":
-                _replace_pages(con, source, pages)
+        self.apply([(schema.FINISH_DOCUMENT, row),
+                    *(_replace_pages(source, pages) if status == "done" else [])])
         log.debug("%s: stored as %s (%d pages)", source.name, status, len(pages))
 
     def document_status(self, sha256: str) -> str | None:
         """The stored status of a document, or None when it was never seen."""
-        if not self.live.exists():
-            return None
-        with self._connect(read_only=True) as con:
-            row = con.execute(schema.DOCUMENT_STATUS, [sha256]).fetchone()
-        return row[0] if row else None
+        rows = self._rows(schema.DOCUMENT_STATUS, [sha256])[1]
+        return rows[0][0] if rows else None
 
     def record_attempt(self, attempt: Attempt) -> None:
         """Store one task attempt; recording the same attempt again replaces its row."""
         duration = (attempt.ended_at - attempt.started_at).total_seconds()
-        with self._transaction() as con:
-            con.execute(schema.RECORD_ATTEMPT, [
-                attempt.key, attempt.flow_run_id, attempt.task_run_id, attempt.task_name,
-                attempt.sha256, attempt.page_no, attempt.attempt, attempt.started_at,
-                attempt.ended_at, duration, attempt.state, attempt.error_type,
-                attempt.error_message])
+        self.apply([(schema.RECORD_ATTEMPT, [
+            attempt.key, attempt.flow_run_id, attempt.task_run_id, attempt.task_name,
+            attempt.sha256, attempt.page_no, attempt.attempt, attempt.started_at,
+            attempt.ended_at, duration, attempt.state, attempt.error_type,
+            attempt.error_message])])
         log.debug("%s: attempt %s of %s %s", attempt.sha256, attempt.attempt,
                   attempt.task_name, attempt.state)
 
     def attempts(self, sha256: str) -> list[dict[str, Any]]:
         """Every recorded task attempt for one document, oldest first."""
-        if not self.live.exists():
-            return []
-        with self._connect(read_only=True) as con:
-            cursor = con.execute(schema.ATTEMPTS, [sha256])
-            names = [column[0] for column in cursor.description or ()]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        names, rows = self._rows(schema.ATTEMPTS, [sha256])
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def write(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one `schema` statement for each parameter row, all in one transaction."""
-        with self._transaction() as con:
-            for row in rows:
-                con.execute(statement, list(row))
+        self.apply([(statement, list(row)) for row in rows])
 
     def read(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of one read-only `schema` query ([] before the database exists)."""
-        if not self.live.exists():
-            return []
-        with self._connect() as con:  # read-write so a database from an older release migrates
-            return con.execute(statement, list(params)).fetchall()
+        return [tuple(row) for row in self._rows(statement, params)[1]]
 
     def publish_snapshot(self, force: bool = False) -> bool:
         """Republish the analysts' snapshot if due (or forced); True when it was copied."""
+        if self.spool is not None:  # the owner publishes after loading the spool
+            return False
         if not (force or self._snapshot_due()):
             return False
         with self.lock():
@@ -334,20 +350,20 @@ def _finish_row(source: Source, outputs: Outputs | None, engine: EngineInfo | No
         json.dumps(engine.models, sort_keys=True) if engine else None, flow_run_id, now]
 
 
-def _replace_pages(con: duckdb.DuckDBPyConnection, source: Source,
-                   pages: Sequence[Page]) -> None:
-    con.execute(schema.DELETE_PAGES, [source.doc_id])
-    con.execute(schema.DELETE_LINES, [source.doc_id])
+def _replace_pages(source: Source, pages: Sequence[Page]) -> list[Op]:
+    ops: list[Op] = [(schema.DELETE_PAGES, [source.doc_id]),
+                     (schema.DELETE_LINES, [source.doc_id])]
     page_rows = [(p.number, p.width, p.height, p.method, p.dpi, len(p.lines),
                   p.mean_confidence, p.text, p.seconds) for p in pages]
     if page_rows:
-        con.execute(schema.INSERT_PAGES, [source.doc_id, source.sha256, *_columns(page_rows)])
+        ops.append((schema.INSERT_PAGES, [source.doc_id, source.sha256, *_columns(page_rows)]))
     line_rows = [(p.number, no, line.text, line.confidence, *line.box,
                   [{"text": w.text, "confidence": w.confidence, "x0": w.box[0], "y0": w.box[1],
                     "x1": w.box[2], "y1": w.box[3]} for w in line.words])
                  for p in pages for no, line in enumerate(p.lines, 1)]
     if line_rows:
-        con.execute(schema.INSERT_LINES, [source.doc_id, *_columns(line_rows)])
+        ops.append((schema.INSERT_LINES, [source.doc_id, *_columns(line_rows)]))
+    return ops
 
 
 def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:

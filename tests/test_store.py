@@ -138,7 +138,7 @@ def start(target: Any, *args: Any) -> Any:
 
 def test_migrate_applies_each_migration_once(tmp_path: Path) -> None:
     store = new_store(tmp_path)
-    assert store.migrate() == [1, 2, 3]
+    assert store.migrate() == [m.version for m in schema.MIGRATIONS]
     first = live(store, "SELECT * FROM schema_migrations ORDER BY version")
     assert store.migrate() == []
     assert live(store, "SELECT * FROM schema_migrations ORDER BY version") == first
@@ -153,11 +153,12 @@ def test_migration_versions_run_one_to_n() -> None:
 def test_failed_migration_leaves_no_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = new_store(tmp_path)
     store.migrate()
-    bad = schema.Migration(4, "broken", "CREATE TABLE extra (x INTEGER); SELEC 1;")
+    last = schema.MIGRATIONS[-1].version
+    bad = schema.Migration(last + 1, "broken", "CREATE TABLE extra (x INTEGER); SELEC 1;")
     monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, bad))
     with pytest.raises(duckdb.ParserException):
         store.migrate()
-    assert live(store, "SELECT max(version) FROM schema_migrations") == [(3,)]
+    assert live(store, "SELECT max(version) FROM schema_migrations") == [(last,)]
     assert live(store, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'extra'") == [(0,)]
 
 
@@ -381,3 +382,59 @@ def test_concurrent_writers_lose_nothing(store: Store, tmp_path: Path) -> None:
     assert live(store, "SELECT DISTINCT status FROM documents") == [("done",)]
     store.publish_snapshot(force=True)
     assert query_snapshot(store.snapshot, "SELECT count(*) FROM lines")[1] == [(3 * total,)]
+
+
+# Results spooled by workers on other machines
+
+def test_a_spooling_worker_never_opens_duckdb_and_the_owner_loads_it_all(tmp_path: Path) -> None:
+    from tasks.spool import load_spool
+
+    worker = new_store(tmp_path, spool=tmp_path / "spool")
+    source = make_source(tmp_path)
+    worker.start_document(source, flow_run_id="flow-1")
+    worker.record_attempt(make_attempt(source))
+    worker.finish_document(source, PAGES, make_outputs(tmp_path, source), ENGINE, status="done")
+    assert not worker.live.exists(), "a spooling worker must not touch the live database"
+    assert worker.publish_snapshot(force=True) is False
+    files = sorted((tmp_path / "spool").glob("*.json"))
+    assert len(files) == 3
+
+    owner = worker.owner()
+    assert load_spool(tmp_path / "spool", owner) == 3
+    assert not list((tmp_path / "spool").glob("*.json"))
+    (tmp_path / "spool" / files[-1].name).write_text(files[-1].name)  # garbage, set aside
+    expected = live(owner, "SELECT status, finished_at IS NOT NULL FROM documents")
+    assert expected == [("done", True)]
+    assert live(owner, "SELECT count(*) FROM lines") == [(3,)]
+    assert live(owner, "SELECT attempt, state FROM task_attempts") == [(1, "COMPLETED")]
+    assert load_spool(tmp_path / "spool", owner) == 0
+    assert list((tmp_path / "spool").glob("*.rejected"))
+
+    owner.publish_snapshot(force=True)
+    assert worker.document_status(source.sha256) == "done"  # workers read the snapshot
+    assert [a["state"] for a in worker.attempts(source.sha256)] == ["COMPLETED"]
+
+
+def test_loading_the_same_spool_file_twice_changes_nothing(tmp_path: Path) -> None:
+    from tasks.spool import load_spool
+
+    worker = new_store(tmp_path, spool=tmp_path / "spool")
+    source = make_source(tmp_path)
+    worker.start_document(source, flow_run_id="flow-1")
+    worker.finish_document(source, PAGES, make_outputs(tmp_path, source), ENGINE, status="done")
+    copies = {p.name: p.read_text() for p in (tmp_path / "spool").glob("*.json")}
+    owner = worker.owner()
+    load_spool(tmp_path / "spool", owner)
+    before = live(owner, "SELECT * FROM lines ORDER BY page_no, line_no")
+    for name, text in copies.items():  # a crash between commit and delete: loaded again
+        (tmp_path / "spool" / name).write_text(text)
+    load_spool(tmp_path / "spool", owner)
+    assert live(owner, "SELECT * FROM lines ORDER BY page_no, line_no") == before
+    assert live(owner, "SELECT count(*) FROM documents") == [(1,)]
+
+
+def test_only_named_schema_statements_can_be_spooled(tmp_path: Path) -> None:
+    from tasks.spool import spool_write
+
+    with pytest.raises(ValueError, match="LOADABLE"):
+        spool_write(tmp_path, [("DROP TABLE documents", [])])

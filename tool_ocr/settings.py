@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     snapshot_interval: float = Field(
         5.0, ge=0, description="Least seconds between two republishings of the snapshot."
     )
+    results_spool: Path | None = Field(
+        None, description="Workers on other machines: write results as immutable files here "
+        "(shared storage) instead of opening DuckDB; the watcher that owns state/ loads them.")
 
     watch_polling: bool = Field(
         False, description="Poll the inbox instead of native events (needed on SMB/NFS shares).")

@@ -27,6 +27,8 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from tasks.place import quarantine
+from tasks.spool import load_spool
+from tasks.store import Store
 from tool_ocr.settings import Settings
 from watch.inbox import NETWORK_FILESYSTEMS, Inbox, filesystem_type
 from watch.stability import Clock, Readiness
@@ -112,7 +114,7 @@ class Watcher:
     def tick(self) -> None:
         """One round: events, rescan, readiness, claims, runs in flight, heartbeat."""
         for step in (self._take_events, self._rescan, self._claim_ready, self._follow,
-                     self._beat):
+                     self._load_results, self._beat):
             try:
                 step()
             except Exception as exc:  # one bad round never stops the watcher
@@ -189,6 +191,14 @@ class Watcher:
         for file in batch.files:
             quarantine(Path(file.path), file.relative_path, "run_crashed", reason, self.settings,
                        sha256=file.sha256, size=file.size, file_id=file.file_id)
+
+    def _load_results(self) -> None:
+        """Results spooled by workers on other machines land in DuckDB here."""
+        spool = self.settings.results_spool
+        if spool is not None and spool.is_dir():
+            store = Store.from_settings(self.settings).owner()
+            if load_spool(spool, store):
+                store.refresh_snapshot()
 
     def _beat(self) -> None:
         """state/watcher.json: what `tool-ocr status` reads to say the watcher is alive."""
