@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ from tool_ocr.settings import Settings
 from watch.inbox import Inbox
 from watch.service import Watcher
 from watch.stability import Readiness
+from watch.submit import Batch, Submitter
 
 
 class FakeClock:
@@ -126,6 +128,77 @@ def test_two_watchers_claiming_one_file_exactly_one_wins(settings: Settings) -> 
     claims = second.claims()  # what a restarted watcher finds in processing/
     assert [f.file_id for files in claims.values() for f in files] == [won[0].file_id]
     assert len(list(settings.processing.iterdir())) == 1  # the loser left no empty claim
+
+
+# --- the watcher's loop, driven tick by tick (a recording submitter, no Prefect) -------------
+
+class RecordingSubmitter(Submitter):
+    """Keeps batches 'in flight' forever; its first `failures` polls fail like a server away."""
+
+    def __init__(self, failures: int = 0) -> None:
+        super().__init__()
+        self.failures, self.polls = failures, 0
+
+    def poll(self, processing: Path) -> list[Batch]:
+        self.polls += 1
+        if self.polls <= self.failures:
+            raise ConnectionError("Prefect server unreachable")
+        for batch in self.batches.values():
+            batch.run_id = batch.run_id or uuid.uuid4()
+        return []
+
+
+def loop_watcher(settings: Settings, submitter: Submitter) -> Watcher:
+    clock = FakeClock()
+    watcher = Watcher(settings, submitter=submitter, clock=clock)
+    watcher.readiness.quiet = 0  # readiness itself is tested above
+    return watcher
+
+
+def test_a_burst_waits_in_the_folder_in_bounded_adaptive_batches(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOL_OCR_RUN_LIMIT", "1")  # one run at once, one more waiting
+    monkeypatch.setenv("TOOL_OCR_BATCH_MAX_FILES", "8")
+    settings = Settings()
+    for n in range(20):
+        (settings.inbox / f"scan-{n:02}.png").write_bytes(b"scan %d" % n)
+    submitter = RecordingSubmitter()
+    watcher = loop_watcher(settings, submitter)
+    for _ in range(3):
+        watcher.tick()
+    assert [len(b.files) for b in submitter.batches.values()] == [8, 8]
+    assert len(list(settings.inbox.iterdir())) == 4  # the rest wait on disk, unclaimed
+    del submitter.batches[next(iter(submitter.batches))]  # one run ended
+    watcher.tick()
+    assert [len(b.files) for b in submitter.batches.values()] == [8, 4]
+
+
+def test_the_server_being_away_never_stops_the_watcher(settings: Settings) -> None:
+    (settings.inbox / "scan.png").write_bytes(b"scan")
+    submitter = RecordingSubmitter(failures=3)
+    watcher = loop_watcher(settings, submitter)
+    for _ in range(6):
+        watcher.tick()
+        watcher.clock.now += 5  # type: ignore[attr-defined]
+    [batch] = submitter.batches.values()
+    assert batch.run_id is not None and submitter.polls > 3
+    assert [f.relative_path for f in batch.files] == ["scan.png"]
+    assert json.loads((settings.state / "watcher.json").read_text())["batches_in_flight"] == 1
+
+
+def test_a_link_is_quarantined_by_the_watcher_and_a_lone_file_goes_alone(
+        settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "target.png").write_bytes(b"elsewhere")
+    (settings.inbox / "link.png").symlink_to(tmp_path / "target.png")
+    (settings.inbox / "alone.png").write_bytes(b"alone")
+    submitter = RecordingSubmitter()
+    watcher = loop_watcher(settings, submitter)
+    watcher.tick()
+    assert (settings.failed / "link.png").is_symlink()
+    report = json.loads((settings.failed / "link.png.error.json").read_text())
+    assert report["error_type"] == "unsupported_file" and "symbolic link" in report["reason"]
+    assert [[f.relative_path for f in b.files] for b in submitter.batches.values()] == [
+        ["alone.png"]]
 
 
 # --- the real service -------------------------------------------------------------------

@@ -60,7 +60,7 @@ class Watcher:
         self.settings = settings
         self.inbox = Inbox(settings.inbox, settings.processing, settings.watch_ignore)
         self.readiness = Readiness(settings.watch_quiet_seconds, clock)
-        self.submitter = submitter or Submitter()
+        self.submitter = submitter if submitter is not None else Submitter()
         self.clock = clock
         self.max_pending = settings.runs + 1
         self.events: queue.SimpleQueue[Path] = queue.SimpleQueue()
