@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from tool_ocr.errors import ConfigError
 from tool_ocr.settings import Settings, parse_faults
 
-FOLDERS = ("inbox", "processing", "processed", "failed", "output", "state", "work")
+FOLDERS = ("inbox", "processing", "processed", "failed", "duplicates", "output", "state", "work")
 
 
 @pytest.fixture()
@@ -165,3 +165,14 @@ def test_ensure_folders_creates_every_folder(home: Path, tmp_path: Path,
     assert all(path.is_dir() for path in settings.folders().values())
     assert sorted(p.name for p in home.iterdir()) == sorted(FOLDERS)
     assert (tmp_path / "share" / "deep").is_dir()
+
+
+def test_runs_fit_the_cores_unless_set(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    monkeypatch.setenv("TOOL_OCR_OCR_THREADS", "2")
+    assert Settings().runs == 4
+    monkeypatch.setenv("TOOL_OCR_RUN_LIMIT", "1")
+    assert Settings().runs == 1
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    monkeypatch.delenv("TOOL_OCR_RUN_LIMIT")
+    assert Settings().runs == 1  # never zero
