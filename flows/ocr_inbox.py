@@ -8,6 +8,7 @@ processed/, duplicates/ or failed/ with its reason.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
 from flows.ocr_document import ocr_document
+from tasks.ocr import engine_config
 from tasks.place import place_file, run_attempts
 from tasks.record import publish_results
+from tool_ocr.engine import get_engine
 from tool_ocr.models import InboxFile
 from tool_ocr.settings import Settings
 
@@ -35,6 +38,7 @@ def run_name() -> str:
 def ocr_inbox(files: list[InboxFile]) -> State[list[dict[str, Any]]]:
     """OCR and place each claimed file; the run fails when any file failed (all are placed)."""
     settings = Settings.load()
+    warm_up(settings)
     placed = [process(item, settings) for item in files]
     publish_results(settings, force=True)
     failed = [f"{p['relative_path']} ({p.get('error_type', 'not placed')})"
@@ -43,6 +47,17 @@ def ocr_inbox(files: list[InboxFile]) -> State[list[dict[str, Any]]]:
         return Failed(message=f"{len(failed)} of {len(files)} file(s) failed: "
                       + ", ".join(failed[:10]), data=placed)
     return Completed(message=f"{len(files)} file(s) placed", data=placed)
+
+
+def warm_up(settings: Settings) -> None:
+    """Load the OCR model in the background while the first file is ingested and rendered."""
+    def load() -> None:
+        try:
+            get_engine(engine_config(settings))
+        except Exception as exc:  # the OCR task meets (and reports) the same error
+            log.debug("engine warm-up failed: %s", exc)
+
+    threading.Thread(target=load, name="engine-warm-up", daemon=True).start()
 
 
 def process(item: InboxFile, settings: Settings) -> dict[str, Any]:
