@@ -7,6 +7,8 @@ same two deployments from one process, for a single machine (`tool-ocr serve`, `
 from __future__ import annotations
 
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
@@ -22,7 +24,7 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
     from flows.ocr_inbox import ocr_inbox
     from flows.prune_expired import prune_expired
 
-    return [
+    return [_built(d) for d in (
         ocr_inbox.to_deployment(
             name="ocr-inbox", tags=[*TAGS, "hot-folder"], paused=False,
             description="OCR files claimed from the hot folder; triggered by the watcher."),
@@ -31,7 +33,14 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
             name="prune-expired", tags=[*TAGS, "maintenance"], cron=settings.prune_cron,
             paused=False, description="Delete processed files, outputs and duplicates past "
             "their retention; failed/ keeps its own, longer one."),
-    ]
+    )]
+
+
+def _built(deployment: RunnerDeployment | Coroutine[Any, Any, RunnerDeployment]
+           ) -> RunnerDeployment:
+    """`to_deployment` is sync outside an event loop; say so to the type checker."""
+    assert isinstance(deployment, RunnerDeployment)
+    return deployment
 
 
 def serve_all(settings: Settings) -> None:

@@ -16,15 +16,12 @@ from tasks.ocr import ocr_page
 from tasks.pdf import searchable_pdf
 from tasks.record import is_done, publish_results, record_document, record_failure
 from tasks.render import render
-from tool_ocr import PACKAGES
+from tool_ocr import show_logs
 from tool_ocr.models import Page, Source
 from tool_ocr.settings import Settings
 
 log = logging.getLogger(__name__)
-# Prefect gives PREFECT_LOGGING_EXTRA_LOGGERS its API handler but not a level: without one,
-# our INFO lines (one per state change of a file) would never reach the UI.
-for _package in PACKAGES:
-    logging.getLogger(_package).setLevel(logging.INFO)
+show_logs()  # our INFO lines reach the UI
 
 
 def run_name() -> str:

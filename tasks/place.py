@@ -7,6 +7,7 @@ a person looking in failed/ needs nothing else.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -45,9 +46,9 @@ def place_file(source: InboxFile, outcome: dict[str, Any] | BaseException, setti
 def place_processed(source: InboxFile, settings: Settings) -> dict[str, Any]:
     """The original to processed/YYYY/MM/DD/<relative path>; its retention starts now."""
     now = datetime.now(UTC)
+    os.utime(source.path)  # retention counts from now (set before: a rename keeps the mtime)
     target = move(Path(source.path), settings.processed / f"{now:%Y/%m/%d}",
                   source.relative_path)
-    os.utime(target)  # prune-expired counts from when it landed here
     store = Store.from_settings(settings)
     store.write(schema.PLACE_FILE, [_row(source, "processed", target, now)])
     store.write(schema.MOVED_DOCUMENT, [(str(target), source.sha256, source.path)])
@@ -61,8 +62,8 @@ def place_duplicate(source: InboxFile, original: tuple[int, str] | None,
     now = datetime.now(UTC)
     store = Store.from_settings(settings)
     doc_id, name = original or (None, "?")
+    os.utime(source.path)
     target = move(Path(source.path), settings.duplicates, source.relative_path)
-    os.utime(target)
     message = f"same content as {name} (document {doc_id}), already processed"
     store.write(schema.PLACE_FILE, [_row(source, "duplicate", target, now, duplicate_of=doc_id,
                                          error_message=message)])
@@ -86,6 +87,7 @@ def quarantine(path: Path, relative_path: str, error_type: str, message: str,
                file_id: str | None = None, attempts: list[dict[str, Any]] | None = None) -> Path:
     """Move `path` to failed/ with `<name>.error.json` beside it, and record it in DuckDB."""
     now = datetime.now(UTC)
+    os.utime(path, follow_symlinks=False)  # failed/ retention counts from the failure
     target = move(path, settings.failed, relative_path)
     run_id = str(flow_run.id) if flow_run.id else None
     report = {
@@ -113,8 +115,11 @@ def move(path: Path, root: Path, relative_path: str) -> Path:
         target = target.with_name(f"{stem} ({n}){suffix}")
     try:
         os.rename(path, target)
+    except FileNotFoundError:  # prune-expired removed the empty folder meanwhile: once more
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(path, target)
     except OSError as exc:
-        if exc.errno != 18:  # EXDEV: another filesystem, copy then delete
+        if exc.errno != errno.EXDEV:  # another filesystem: copy, then delete
             raise
         shutil.move(path, target)
     return target

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tool_ocr import PACKAGES
+from tool_ocr import PACKAGES, show_logs
 from tool_ocr.errors import ToolOcrError
 from tool_ocr.settings import Settings
 
@@ -56,8 +55,7 @@ def use_service(settings: Settings) -> str:
     os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"  # services log to the terminal
     import prefect  # noqa: F401  (sets up logging: our packages get its handlers)
 
-    for package in PACKAGES:
-        logging.getLogger(package).setLevel(logging.INFO)
+    show_logs()
     return url
 
 
