@@ -18,7 +18,7 @@ from prefect.states import Completed, Failed, State
 
 from flows.ocr_document import ocr_document
 from tasks.ocr import engine_config
-from tasks.place import place_file, run_attempts
+from tasks.place import mark_claim, place_file, release_claim, run_attempts
 from tasks.record import publish_results
 from tool_ocr.engine import get_engine
 from tool_ocr.models import InboxFile
@@ -39,7 +39,9 @@ def ocr_inbox(files: list[InboxFile]) -> State[list[dict[str, Any]]]:
     """OCR and place each claimed file; the run fails when any file failed (all are placed)."""
     settings = Settings.load()
     warm_up(settings)
+    claim = mark_claim(files, settings)
     placed = [process(item, settings) for item in files]
+    release_claim(claim, settings)
     publish_results(settings, force=True)
     failed = [f"{p['relative_path']} ({p.get('error_type', 'not placed')})"
               for p in placed if p["status"] in ("failed", "unplaced")]

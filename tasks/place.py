@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,45 +29,58 @@ from tool_ocr.settings import Settings
 log = logging.getLogger(__name__)
 
 ERROR_SUFFIX = ".error.json"
+RUN_MARKER = ".run.json"  # in processing/<claim>/: which process runs the claim
 
 
 @step("place", "place {source.relative_path}", retries=3, retry_delay_seconds=2)
 def place_file(source: InboxFile, outcome: dict[str, Any] | BaseException, settings: Settings,
                attempts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Move a claimed file where its outcome says and record it; returns the placement."""
+    """Move a claimed file where its outcome says and record it; returns the placement.
+
+    The row is written before the rename: a run killed in between leaves the file claimed (it is
+    placed again, to the same target); a retry after the rename finds it placed.
+    """
+    store = Store.from_settings(settings)
+    done = store.read(schema.FILE_PLACEMENT, [source.file_id])
+    if not Path(source.path).exists() and done and Path(done[0][1]).exists():
+        return {"status": done[0][0], "location": done[0][1]}
     if isinstance(outcome, BaseException):
         return place_failed(source, outcome, settings, attempts or [])
-    if outcome["status"] == "skipped":
-        original = Store.from_settings(settings).read(schema.ORIGINAL_OF, [source.sha256])
-        if not original or original[0][2] != source.path:  # not this very file's own result
-            return place_duplicate(source, original[0][:2] if original else None, settings)
+    original = store.read(schema.ORIGINAL_OF, [source.sha256])
+    if original and not _own_result(source, original[0][2], done):
+        return place_duplicate(source, original[0][:2], settings)
     return place_processed(source, settings)
+
+
+def _own_result(source: InboxFile, document_path: str,
+                placement: list[tuple[Any, ...]]) -> bool:
+    """Did this very file produce the stored document (and not another copy of it)?"""
+    return document_path == source.path or bool(
+        placement and placement[0] == ("processed", document_path))
 
 
 def place_processed(source: InboxFile, settings: Settings) -> dict[str, Any]:
     """The original to processed/YYYY/MM/DD/<relative path>; its retention starts now."""
     now = datetime.now(UTC)
-    os.utime(source.path)  # retention counts from now (set before: a rename keeps the mtime)
-    target = move(Path(source.path), settings.processed / f"{now:%Y/%m/%d}",
-                  source.relative_path)
-    store = Store.from_settings(settings)
-    store.write(schema.PLACE_FILE, [_row(source, "processed", target, now)])
-    store.write(schema.MOVED_DOCUMENT, [(str(target), source.sha256, source.path)])
+    target = free_target(settings.processed / f"{now:%Y/%m/%d}", source.relative_path)
+    Store.from_settings(settings).apply([
+        (schema.PLACE_FILE, _row(source, "processed", target, now)),
+        (schema.MOVED_DOCUMENT, [str(target), source.sha256, source.path])])
+    rename(Path(source.path), target)
     log.info("%s: processed, original moved to %s", source.relative_path, target)
     return {"status": "processed", "location": str(target)}
 
 
-def place_duplicate(source: InboxFile, original: tuple[int, str] | None,
+def place_duplicate(source: InboxFile, original: tuple[int, str],
                     settings: Settings) -> dict[str, Any]:
     """Content already processed: to duplicates/, recorded with the original document's id."""
     now = datetime.now(UTC)
-    store = Store.from_settings(settings)
-    doc_id, name = original or (None, "?")
-    os.utime(source.path)
-    target = move(Path(source.path), settings.duplicates, source.relative_path)
+    doc_id, name = original
+    target = free_target(settings.duplicates, source.relative_path)
     message = f"same content as {name} (document {doc_id}), already processed"
-    store.write(schema.PLACE_FILE, [_row(source, "duplicate", target, now, duplicate_of=doc_id,
-                                         error_message=message)])
+    Store.from_settings(settings).write(schema.PLACE_FILE, [_row(
+        source, "duplicate", target, now, duplicate_of=doc_id, error_message=message)])
+    rename(Path(source.path), target)
     log.info("%s: duplicate of %s, moved to %s", source.relative_path, name, target)
     return {"status": "duplicate", "location": str(target), "duplicate_of": doc_id}
 
@@ -87,8 +101,7 @@ def quarantine(path: Path, relative_path: str, error_type: str, message: str,
                file_id: str | None = None, attempts: list[dict[str, Any]] | None = None) -> Path:
     """Move `path` to failed/ with `<name>.error.json` beside it, and record it in DuckDB."""
     now = datetime.now(UTC)
-    os.utime(path, follow_symlinks=False)  # failed/ retention counts from the failure
-    target = move(path, settings.failed, relative_path)
+    target = free_target(settings.failed, relative_path)
     run_id = str(flow_run.id) if flow_run.id else None
     report = {
         "file": relative_path, "reason": message, "error_type": error_type,
@@ -101,28 +114,81 @@ def quarantine(path: Path, relative_path: str, error_type: str, message: str,
                        str(path), relative_path, sha256 or "", size or 0)
     Store.from_settings(settings).write(schema.PLACE_FILE, [_row(
         source, "failed", target, now, error_type=error_type, error_message=message)])
+    rename(path, target)
     log.warning("%s: failed (%s: %s), moved to %s", relative_path, error_type, message, target)
     return target
 
 
 def move(path: Path, root: Path, relative_path: str) -> Path:
     """Move `path` to `root/relative_path`, never over an existing file: 'a (2).pdf' etc."""
+    target = free_target(root, relative_path)
+    rename(path, target)
+    return target
+
+
+def free_target(root: Path, relative_path: str) -> Path:
+    """`root/relative_path`, or 'name (2).ext' etc. when taken (by a file or its report)."""
     target = root / relative_path
-    target.parent.mkdir(parents=True, exist_ok=True)
     stem, suffix, n = target.stem, target.suffix, 1
     while target.exists() or target.is_symlink():
         n += 1
         target = target.with_name(f"{stem} ({n}){suffix}")
+    return target
+
+
+def rename(path: Path, target: Path) -> None:
+    """Move one file (a link as itself); its retention clock starts now."""
+    os.utime(path, follow_symlinks=False)  # a rename keeps the mtime; prune counts from here
+    target.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.rename(path, target)
-    except FileNotFoundError:  # prune-expired removed the empty folder meanwhile: once more
-        target.parent.mkdir(parents=True, exist_ok=True)
+    except FileNotFoundError:
+        if not path.exists():
+            raise
+        target.parent.mkdir(parents=True, exist_ok=True)  # prune removed the empty folder
         os.rename(path, target)
     except OSError as exc:
         if exc.errno != errno.EXDEV:  # another filesystem: copy, then delete
             raise
         shutil.move(path, target)
-    return target
+
+
+def mark_claim(files: list[InboxFile], settings: Settings) -> Path:
+    """Say which process runs this claim, so a watcher can tell when that process died."""
+    folder = settings.processing / files[0].file_id.split("/", 1)[0]
+    write_json(folder / RUN_MARKER, {"flow_run_id": str(flow_run.id),
+                                     "host": socket.gethostname(), "pid": os.getpid()})
+    return folder
+
+
+def release_claim(folder: Path, settings: Settings) -> None:
+    """The claim is done: its marker and (empty) folder go."""
+    (folder / RUN_MARKER).unlink(missing_ok=True)
+    remove_empty(folder, settings.processing)
+
+
+def claim_process_died(folder: Path, run_id: Any) -> bool:
+    """True when the marker names `run_id` in a process of this machine that is gone."""
+    try:
+        marker = json.loads((folder / RUN_MARKER).read_text("utf-8"))
+        if marker["flow_run_id"] != str(run_id) or marker["host"] != socket.gethostname():
+            return False
+        os.kill(int(marker["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, ValueError, KeyError):
+        return False
+    return False
+
+
+def remove_empty(folder: Path, stop: Path) -> None:
+    """Remove `folder` and its empty parents up to (not including) `stop`."""
+    while folder != stop and folder.is_relative_to(stop):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
 
 
 def run_attempts(sha256: str, flow_run_id: Any, settings: Settings) -> list[dict[str, Any]]:
@@ -141,7 +207,7 @@ def write_json(path: Path, body: dict[str, Any]) -> None:
 
 def _row(source: InboxFile, status: str, location: Path, now: datetime, *,
          duplicate_of: int | None = None, error_type: str | None = None,
-         error_message: str | None = None) -> tuple[Any, ...]:
-    return (source.file_id, source.relative_path, source.sha256 or None, source.size or None,
+         error_message: str | None = None) -> list[Any]:
+    return [source.file_id, source.relative_path, source.sha256 or None, source.size or None,
             status, str(location), duplicate_of, error_type, error_message,
-            str(flow_run.id) if flow_run.id else None, now, now, now)
+            str(flow_run.id) if flow_run.id else None, now, now, now]

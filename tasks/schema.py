@@ -237,6 +237,7 @@ ON CONFLICT (file_id) DO UPDATE SET
     flow_run_id = coalesce(excluded.flow_run_id, files.flow_run_id),
     finished_at = excluded.finished_at, updated_at = excluded.updated_at
 """
+FILE_PLACEMENT = "SELECT status, location FROM files WHERE file_id = ?"
 FILE_COUNTS = "SELECT status, count(*) FROM files GROUP BY status"
 RECENT_FAILURES = """
 SELECT relative_path, error_type, error_message, finished_at FROM files

@@ -23,6 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+
 from tasks import schema
 
 if TYPE_CHECKING:
@@ -67,7 +69,12 @@ def load_spool(folder: Path, store: Store, limit: int = 500) -> int:
             log.error("spooled results %s unreadable (%s): set aside as %s", path.name, exc,
                       bad.name)
             continue
-        store.apply(ops)
+        try:
+            store.apply(ops)
+        except duckdb.Error as exc:  # not transient (those are translated and raised): set aside
+            path.rename(path.with_suffix(".rejected"))
+            log.error("spooled results %s refused by DuckDB (%s): set aside", path.name, exc)
+            continue
         path.unlink()
         loaded += 1
     if loaded:

