@@ -10,7 +10,7 @@ help:
 	@echo "make run              set up, then run the hot-folder service (tool-ocr up)"
 	@echo "make test             set up, then run the test suite (real OCR engine)"
 	@echo "make lint             ruff and mypy"
-	@echo "make bench-ocr        our engine vs Tesseract on generated scan-like pages"
+	@echo "make bench-ocr        our engine vs Tesseract on generated scan-like pages (ARGS=...)"
 	@echo "make bench-hotfolder  the service end to end: latency, a 50-file burst, a restart"
 
 setup: $(VENV)/.installed
@@ -29,7 +29,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/mypy tool_ocr tasks flows watch deployments
+	$(BIN)/mypy tool_ocr tasks flows watch deployments bench
 
 bench-ocr: setup
 	$(BIN)/python -m bench.ocr $(ARGS)

@@ -5,12 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tasks import schema
 from tasks.artifacts import summary_markdown
-from tasks.place import move, place_file, quarantine
+from tasks.place import RUN_MARKER, claim_process_died, move, place_file, quarantine, write_json
 from tasks.store import Store
 from tool_ocr.errors import CorruptFileError
 from tool_ocr.models import InboxFile, Line, Outputs, Page, Source
@@ -123,3 +128,49 @@ def test_the_summary_artifact_names_pages_weak_lines_and_outputs(tmp_path: Path)
     assert "1 page(s), 2 line(s), mean confidence 0.680, 1 line(s) below 0.8" in text
     assert "smudged \\| line" in text and "Total 42" not in text.split("Lowest")[1]
     assert "a.pdf" in text and "a.xlsx" in text
+
+
+def test_a_run_killed_between_row_and_rename_is_placed_again_to_the_same_target(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    item = claimed(settings, "d.png", b"killed mid-placement")
+    done_document(settings, item)
+
+    def killed(path: Path, target: Path) -> None:
+        raise KeyboardInterrupt("the run's process is killed")
+
+    monkeypatch.setattr("tasks.place.rename", killed)
+    with pytest.raises(KeyboardInterrupt):
+        place_file.fn(item, {"status": "done"}, settings)
+    monkeypatch.undo()
+    first = files_row(settings, item.file_id)[1]
+    placed = place_file.fn(item, {"status": "skipped"}, settings)  # the rerun: content done
+    assert placed == {"status": "processed", "location": first}
+    assert Path(first).read_bytes() == b"killed mid-placement"
+    assert place_file.fn(item, {"status": "done"}, settings)["location"] == first  # a retry
+
+
+def test_copies_processed_by_overlapping_runs_end_as_one_processed_and_a_duplicate(
+        settings: Settings) -> None:
+    early = claimed(settings, "early.png", b"same scan twice")
+    late = claimed(settings, "late.png", b"same scan twice")
+    store = Store.from_settings(settings)
+    sources = [Source(Path(f.path), Path(f.path).name, f.sha256, "png", f.size, 1)
+               for f in (early, late)]
+    for source in sources:  # both runs start before either ends: the later start owns it
+        store.start_document(source, flow_run_id=None)
+    for source in sources:
+        store.finish_document(source, [], None, None, status="done")
+    assert place_file.fn(early, {"status": "done"}, settings)["status"] == "duplicate"
+    assert place_file.fn(late, {"status": "done"}, settings)["status"] == "processed"
+
+
+def test_a_claim_whose_process_died_is_told_from_a_live_one(settings: Settings) -> None:
+    folder = settings.processing / "claim-9"
+    folder.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for pid, died in ((dead.pid, True), (os.getpid(), False)):
+        write_json(folder / RUN_MARKER, {"flow_run_id": "run-1", "host": socket.gethostname(),
+                                         "pid": pid})
+        assert claim_process_died(folder, "run-1") is died
+    assert claim_process_died(folder, "another-run") is False
