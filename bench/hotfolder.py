@@ -185,14 +185,19 @@ def main() -> None:
     parser.add_argument("--drops", type=int, default=10)
     parser.add_argument("--burst", type=int, default=50)
     parser.add_argument("--home", type=Path, default=None, help="keep the run here")
+    parser.add_argument("--batch-max", type=int, default=None,
+                        help="TOOL_OCR_BATCH_MAX_FILES for the service (1: no batching)")
     args = parser.parse_args()
     home = (args.home or Path(tempfile.mkdtemp(prefix="tool-ocr-bench-"))).resolve()
     port = free_port()
     env = {**os.environ, "TOOL_OCR_HOME": str(home), "TOOL_OCR_SERVER_PORT": str(port),
            "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
            "TOOL_OCR_SNAPSHOT_INTERVAL": "1"}
+    if args.batch_max:
+        env["TOOL_OCR_BATCH_MAX_FILES"] = str(args.batch_max)
     os.environ.update({k: env[k] for k in ("TOOL_OCR_HOME", "PREFECT_API_URL")})
-    print(f"home {home}, Prefect on port {port}")
+    print(f"home {home}, Prefect on port {port}, batches of up to "
+          f"{env.get('TOOL_OCR_BATCH_MAX_FILES', 'the default')} files")
     service = Service(env)
     service.start()
     if not wait(lambda: ready(home, env), 180):
