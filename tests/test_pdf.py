@@ -238,3 +238,25 @@ def test_password_protected_pdf_is_refused(tmp_path: Path) -> None:
         doc.save(locked, encryption=pymupdf.mupdf.PDF_ENCRYPT_AES_256, user_pw="u", owner_pw="o")
     with pytest.raises(EncryptedPdfError):
         write_searchable_pdf(source_of(locked, "pdf"), [], tmp_path / "out.pdf")
+
+
+def test_a_sideways_scanned_pdf_page_comes_out_upright_and_searchable(tmp_path: Path) -> None:
+    from tasks.ocr import recognize
+    from tasks.render import render_pages
+    from tool_ocr.engine import EngineConfig, get_engine
+
+    upright = Image.new("L", (1400, 500), 255)
+    draw_lines(upright, [["Quarterly", "invoice", "summary"], ["Amount", "due", "today"]])
+    scan = scanned_pdf(tmp_path / "sideways.pdf", upright.rotate(90, expand=True))
+    source = source_of(scan, "pdf")
+    [page] = render_pages(source, tmp_path / "work", dpi=DPI, min_dpi=72, image_dpi=DPI,
+                          max_pixels=50_000_000, text_layer_min_chars=20)
+    page = recognize(page, get_engine(EngineConfig()))
+    assert page.rotation in (90, 270) and page.width > page.height
+    out = write_searchable_pdf(source, [page], tmp_path / "out.pdf")
+    with pymupdf.open(out) as doc:
+        shown = doc[0].rect
+        assert shown.width > shown.height  # displayed upright, like the text layer
+        words = [w.lower() for w, _ in shown_words(doc[0])]
+        assert words[:3] == ["quarterly", "invoice", "summary"]
+        assert {"amount", "due", "today"} <= set(words)

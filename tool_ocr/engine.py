@@ -1,7 +1,8 @@
 """The OCR engine interface: the rest of the code never imports Paddle.
 
-An engine reads one page raster and returns its lines with boxes in *pixels*; callers convert
-to page points. `get_engine` loads the model once per process and reuses it.
+An engine reads one page raster and returns its lines with boxes in *pixels*, and how far it
+turned the raster to read it upright; callers convert to page points. `get_engine` loads the
+models once per process and reuses them.
 """
 
 from __future__ import annotations
@@ -25,8 +26,20 @@ class EngineConfig:
     models: ModelSource = "bundled"
     lang: str = "en"
     threads: int = 2
-    # Where bundled model dirs are laid out; not part of the identity (same weights anywhere).
+    # Kept for callers that lay out model dirs; the bundled engine reads the wheel directly.
     model_root: Path | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One page read: lines in reading order, boxes in pixels of the *upright* raster.
+
+    `rotation` is how many degrees counter-clockwise the raster was turned to read it upright
+    (0, 90, 180 or 270), i.e. `np.rot90(image, rotation // 90)` is the raster the boxes fit.
+    """
+
+    lines: list[Line]
+    rotation: int = 0
 
 
 class OcrEngine(Protocol):
@@ -34,8 +47,8 @@ class OcrEngine(Protocol):
 
     info: EngineInfo
 
-    def read(self, image: np.ndarray) -> list[Line]:
-        """Lines in reading order, boxes in pixel coordinates of `image`."""
+    def read(self, image: np.ndarray) -> Reading:
+        """The page's lines and the rotation that makes it upright."""
         ...
 
 
@@ -48,10 +61,19 @@ def get_engine(config: EngineConfig) -> OcrEngine:
     with _lock:
         engine = _engines.get(config)
         if engine is None:
-            from tool_ocr.paddle import PaddleEngine  # Paddle is imported here only
-
-            engine = _engines[config] = PaddleEngine(config)
+            engine = _engines[config] = _load(config)
         return engine
+
+
+def _load(config: EngineConfig) -> OcrEngine:
+    """Paddle is imported here only: the direct engine offline, PaddleOCR's for downloads."""
+    if config.models == "bundled":
+        from tool_ocr.paddle import PaddleEngine
+
+        return PaddleEngine(config)
+    from tool_ocr.pipeline import PaddleOcrPipeline
+
+    return PaddleOcrPipeline(config)
 
 
 def engine_info(config: EngineConfig) -> EngineInfo:
@@ -59,4 +81,3 @@ def engine_info(config: EngineConfig) -> EngineInfo:
     from tool_ocr.paddle import engine_info as paddle_info
 
     return paddle_info(config)
-

@@ -81,6 +81,9 @@ class Page:
     dpi: float | None = None
     lines: tuple[Line, ...] = ()
     seconds: float = 0.0
+    # Degrees counter-clockwise the raster was turned to read it upright; image_path, width
+    # and height are then the upright page's.
+    rotation: int = 0
 
     @property
     def text(self) -> str:

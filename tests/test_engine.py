@@ -1,0 +1,120 @@
+"""The offline engine on images drawn here: words and their boxes, long lines, page orientation,
+memory; PaddleOCR's pipeline chosen for downloaded models."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import psutil
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from conftest import text_page, words_of
+from tool_ocr import engine as engine_module
+from tool_ocr import ppocr
+from tool_ocr.engine import EngineConfig, OcrEngine, get_engine
+from tool_ocr.paddle import REC_WINDOW, PaddleEngine
+from tool_ocr.pipeline import PaddleOcrPipeline, pipeline_options
+
+SENTENCE = "Please send the signed contract back before Friday"
+LINES = ["Invoice number 12345", "Total amount due", "Shipped to Berlin"]
+
+
+@pytest.fixture(scope="module")
+def engine() -> OcrEngine:
+    engine = get_engine(EngineConfig())
+    assert isinstance(engine, PaddleEngine)
+    return engine
+
+
+def word_boxes(text: str, size: int, origin: tuple[int, int]) -> list[tuple[float, float]]:
+    """Pixel x-ranges of each word of `text` drawn at `origin` in the default font."""
+    font = ImageFont.load_default(size=size)
+    draw = ImageDraw.Draw(Image.new("L", (1, 1)))
+    spans, x = [], origin[0]
+    for i, word in enumerate(text.split()):
+        before = draw.textlength(" ".join(text.split()[:i]) + (" " if i else ""), font=font)
+        box = draw.textbbox((x + before, origin[1]), word, font=font)
+        spans.append((box[0], box[2]))
+    return spans
+
+
+def test_spaces_and_word_boxes_of_an_english_line(engine: OcrEngine) -> None:
+    image = text_page([SENTENCE], size=40, width=1300, margin=50)
+
+    (line,) = engine.read(np.asarray(image)).lines
+
+    assert words_of(line.text) == words_of(SENTENCE)
+    assert line.text == " ".join(w.text for w in line.words)
+    assert all(0 < w.confidence <= 1 for w in line.words)
+    expected = word_boxes(SENTENCE, 40, (50, 50))
+    assert len(line.words) == len(expected)
+    for word, (x0, x1) in zip(line.words, expected, strict=True):
+        assert word.box[0] == pytest.approx(x0, abs=20) and word.box[2] == pytest.approx(x1, abs=20)
+        assert line.box[1] - 1 <= word.box[1] < word.box[3] <= line.box[3] + 1
+
+
+def test_a_line_wider_than_one_recogniser_window(engine: OcrEngine) -> None:
+    # ~2.5 windows wide once scaled to the recogniser's height: the seams must not double
+    # or drop characters (spaces are layout's business, tested above).
+    text = ("Delivery notes arrive every morning while the quarterly accounts remain open "
+            "until the auditors sign them")
+    image = text_page([text], size=32, width=2300, margin=30)
+    crop_height = 32 * 1.6
+    assert 48 * 2200 / crop_height > 2 * REC_WINDOW
+
+    (line,) = engine.read(np.asarray(image)).lines
+
+    assert "".join(line.text.split()) == "".join(text.split())
+
+
+@pytest.mark.parametrize("turns", [1, 2, 3])
+def test_a_turned_page_is_read_upright(engine: OcrEngine, turns: int) -> None:
+    upright = np.asarray(text_page(LINES, size=44, width=1400, margin=60))
+    scanned = np.ascontiguousarray(np.rot90(upright, turns))  # turned counter-clockwise
+
+    reading = engine.read(scanned)
+
+    assert reading.rotation == (4 - turns) % 4 * 90
+    assert np.array_equal(np.rot90(scanned, reading.rotation // 90), upright)
+    assert ["".join(ln.text.split()) for ln in reading.lines] == ["".join(t.split()) for t in LINES]
+    same = engine.read(upright)
+    assert [ln.text for ln in reading.lines] == [ln.text for ln in same.lines]
+    for turned, straight in zip(reading.lines, same.lines, strict=True):
+        assert np.allclose(turned.box, straight.box, atol=8), (turned.box, straight.box)
+
+
+def test_memory_stays_flat_over_many_pages(engine: OcrEngine) -> None:
+    rng = random.Random(7)
+    words = ["account", "balance", "invoice", "total", "shipped", "Berlin", "section",
+             "report", "2024", "paid"]
+    process = psutil.Process()
+    rss = []
+    for _ in range(30):
+        lines = [" ".join(rng.choices(words, k=rng.randint(2, 8))) for _ in range(4)]
+        engine.read(np.asarray(text_page(lines, size=rng.choice([28, 36, 44]), width=1200)))
+        rss.append(process.memory_info().rss)
+
+    assert max(rss[10:]) < rss[9] * 1.10  # after warming up: within 10 %
+    assert max(rss) < 1.5 * 2**30
+
+
+def test_windows_cover_a_line_with_overlaps() -> None:
+    starts = ppocr.windows(2000, 960, 96)
+
+    assert starts == [0, 864, 1728]
+    assert ppocr.windows(500, 960, 96) == [0]
+
+
+def test_downloaded_models_use_paddleocrs_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[EngineConfig] = []
+    monkeypatch.setattr(engine_module, "_engines", {})
+    monkeypatch.setattr(PaddleOcrPipeline, "__init__", lambda self, config: built.append(config))
+    config = EngineConfig(models="download", lang="fr", threads=3)
+
+    assert isinstance(get_engine(config), PaddleOcrPipeline)
+    assert built == [config]
+    options = pipeline_options(config)
+    assert (options["lang"], options["cpu_threads"], options["use_textline_orientation"]) == (
+        "fr", 3, True)

@@ -1,0 +1,126 @@
+"""PP-OCR pre- and post-processing in numpy/OpenCV: DB boxes, line crops, batches.
+
+The same steps PaddleOCR and RapidOCR run around the PP-OCRv4 weights, written for speed on
+whole A4 pages: the detector sees a page whose longest side is capped, line crops are cut
+into windows the recogniser reads in batches. CTC decoding lives in `tool_ocr.layout`.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pyclipper
+
+Quad = np.ndarray  # 4 x 2 float32: top-left, top-right, bottom-right, bottom-left
+
+REC_HEIGHT = 48
+CLS_SHAPE = (48, 192)
+CLS_ROWS = 12
+_MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
+_STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
+
+
+def det_input(bgr: np.ndarray, limit: int) -> np.ndarray:
+    """1 x 3 x H x W detector input: longest side <= `limit`, both sides multiples of 32."""
+    h, w = bgr.shape[:2]
+    ratio = min(1.0, limit / max(h, w))
+    size = (max(32, round(w * ratio / 32) * 32), max(32, round(h * ratio / 32) * 32))
+    small = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+    norm = (small.astype(np.float32) - _MEAN) / _STD
+    return np.ascontiguousarray(norm.transpose(2, 0, 1)[None])
+
+
+def db_quads(prob: np.ndarray, shape: tuple[int, int], thresh: float = 0.3,
+             box_thresh: float = 0.6, unclip: float = 1.5) -> list[Quad]:
+    """Text quads in page pixels from the DB probability map (H' x W') of a page `shape`."""
+    mask = cv2.dilate((prob > thresh).astype(np.uint8), np.ones((2, 2), np.uint8))
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    scale = np.array([shape[1] / prob.shape[1], shape[0] / prob.shape[0]], np.float32)
+    quads = []
+    for contour in contours[:1000]:
+        box, side = _min_box(contour)
+        if side < 3 or _mean_score(prob, box) < box_thresh:
+            continue
+        box, side = _min_box(_unclip(box, unclip))
+        if side >= 5:
+            quads.append(np.clip(box * scale, 0, [shape[1] - 1, shape[0] - 1]))
+    return quads
+
+
+def _min_box(points: np.ndarray) -> tuple[Quad, float]:
+    rect = cv2.minAreaRect(points.reshape(-1, 1, 2).astype(np.float32))
+    pts = sorted(cv2.boxPoints(rect).tolist(), key=lambda p: p[0])
+    left = sorted(pts[:2], key=lambda p: p[1])
+    right = sorted(pts[2:], key=lambda p: p[1])
+    return np.array([left[0], right[0], right[1], left[1]], np.float32), min(rect[1])
+
+
+def _mean_score(prob: np.ndarray, box: Quad) -> float:
+    h, w = prob.shape
+    x0, y0 = np.clip(np.floor(box.min(0)).astype(int), 0, [w - 1, h - 1])
+    x1, y1 = np.clip(np.ceil(box.max(0)).astype(int), 0, [w - 1, h - 1])
+    mask = np.zeros((y1 - y0 + 1, x1 - x0 + 1), np.uint8)
+    cv2.fillPoly(mask, [(box - [x0, y0]).astype(np.int32)], (1,))
+    return float(cv2.mean(prob[y0:y1 + 1, x0:x1 + 1], mask)[0])
+
+
+def _unclip(box: Quad, ratio: float) -> np.ndarray:
+    area, length = cv2.contourArea(box), cv2.arcLength(box.reshape(-1, 1, 2), True)
+    offset = pyclipper.PyclipperOffset()
+    offset.AddPath(box.astype(np.int64).tolist(), pyclipper.JT_ROUND, pyclipper.ET_CLOSEDPOLYGON)
+    grown = offset.Execute(area * ratio / max(length, 1e-6))
+    return np.array(grown[0] if grown else box, np.float32)
+
+
+def crop(bgr: np.ndarray, quad: Quad) -> np.ndarray:
+    """The quad's content warped to an upright rectangle (tall crops turned 90 degrees left)."""
+    width = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
+    height = int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
+    out = cv2.warpPerspective(bgr, matrix, (max(width, 1), max(height, 1)),
+                              borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
+    return np.rot90(out) if height >= 1.5 * width else out
+
+
+def is_tall(quad: Quad) -> bool:
+    """Whether `crop` turns this quad (a line that runs top to bottom on the page)."""
+    width = max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3]))
+    return bool(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2]))
+                >= 1.5 * width)
+
+
+def rec_image(image: np.ndarray) -> np.ndarray:
+    """A line crop as the recogniser sees it: 3 x 48 x W float, aspect kept, in [-1, 1]."""
+    width = max(1, int(np.ceil(REC_HEIGHT * image.shape[1] / image.shape[0])))
+    resized = cv2.resize(image, (width, REC_HEIGHT), interpolation=cv2.INTER_LINEAR)
+    return resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
+
+
+def windows(width: int, size: int, overlap: int) -> list[int]:
+    """Starts of the windows (`size` wide, `overlap` shared) that cover `width` columns."""
+    starts = [0]
+    while starts[-1] + size < width:
+        starts.append(starts[-1] + size - overlap)
+    return starts
+
+
+def rec_batch(pieces: list[np.ndarray], width: int, rows: int = 0) -> np.ndarray:
+    """max(N, rows) x 3 x 48 x `width` recogniser input: the pieces left-aligned, zero padding
+    right (and below, up to `rows`)."""
+    batch = np.zeros((max(len(pieces), rows), 3, REC_HEIGHT, width), np.float32)
+    for i, piece in enumerate(pieces):
+        batch[i, :, :, :piece.shape[2]] = piece
+    return batch
+
+
+def cls_batch(crops: list[np.ndarray]) -> np.ndarray:
+    """12 x 3 x 48 x 192 line-direction input (one shape for oneDNN): aspect kept, [-1, 1],
+    zero padding right and below."""
+    height, width = CLS_SHAPE
+    batch = np.zeros((max(len(crops), CLS_ROWS), 3, height, width), np.float32)
+    for i, image in enumerate(crops):
+        w = min(width, max(1, int(np.ceil(height * image.shape[1] / image.shape[0]))))
+        resized = cv2.resize(image, (w, height))
+        batch[i, :, :, :w] = resized.transpose(2, 0, 1) / 127.5 - 1.0
+    return batch
