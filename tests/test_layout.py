@@ -249,3 +249,14 @@ def _recognise(predictor: object, gray: np.ndarray) -> np.ndarray:
     predictor.run()  # type: ignore[attr-defined]
     out = predictor.get_output_handle(predictor.get_output_names()[0])  # type: ignore[attr-defined]
     return np.asarray(out.copy_to_cpu()[0])
+
+
+def test_a_line_overhanging_the_gutter_stays_in_its_column() -> None:
+    page = two_column_page(rows=8, title=False)
+    right = [ln for ln in page if ln.text.startswith("R")]
+    gutter_start = min(ln.box[0] for ln in right)
+    wide = right[3]  # its detection box reaches back across most of the gutter
+    page[page.index(wide)] = line(wide.text, gutter_start - 25, wide.box[1],
+                                  wide.box[2], wide.box[3] - wide.box[1])
+    got = order(shuffled(page))
+    assert got == [*[f"L{i:02}" for i in range(8)], *[f"R{i:02}" for i in range(8)], "page 1"]

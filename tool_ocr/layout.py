@@ -170,7 +170,7 @@ def _order(lines: list[Line]) -> list[Line]:
     split = _columns(lines)
     if split is None:
         return _by_rows(lines)
-    left, right, spanning = split
+    left, right, spanning = _settle(*split)
     bars = sorted(spanning, key=_center_y)
     edges = [_center_y(bar) for bar in bars]
     out: list[Line] = []
@@ -230,6 +230,24 @@ def _columns(lines: list[Line]) -> tuple[list[Line], list[Line], list[Line]] | N
         if score is not None and (best is None or score > best[0]):
             best = (score, mid)
     return None if best is None else _split(lines, best[1])
+
+
+def _settle(left: list[Line], right: list[Line],
+            spanning: list[Line]) -> tuple[list[Line], list[Line], list[Line]]:
+    """A line crossing the gutter is a title or rule only if it reaches well into both
+    columns; one that merely overhangs it (a wide detection box) belongs to the side holding
+    most of it, or it would cut both columns into bands and interleave them."""
+    gutter = (max(ln.box[2] for ln in left) + min(ln.box[0] for ln in right)) / 2
+    reach = [0.5 * statistics.median(ln.box[2] - ln.box[0] for ln in side)
+             for side in (left, right)]
+    bars = []
+    for line in spanning:
+        into_left, into_right = gutter - line.box[0], line.box[2] - gutter
+        if into_left >= reach[0] and into_right >= reach[1]:
+            bars.append(line)
+        else:
+            (left if into_left > into_right else right).append(line)
+    return left, right, bars
 
 
 def _split(lines: list[Line], x: float) -> tuple[list[Line], list[Line], list[Line]]:
