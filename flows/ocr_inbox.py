@@ -14,13 +14,13 @@ from typing import Any
 
 from prefect import flow
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed, State
 
 from flows.ocr_document import ocr_document
 from tasks.ocr import engine_config
 from tasks.place import mark_claim, place_file, release_claim, run_attempts
 from tasks.record import publish_results
 from tool_ocr.engine import get_engine
+from tool_ocr.errors import FilesFailedError
 from tool_ocr.models import InboxFile
 from tool_ocr.settings import Settings
 
@@ -35,7 +35,7 @@ def run_name() -> str:
 
 
 @flow(name="ocr-inbox", flow_run_name=run_name)
-def ocr_inbox(files: list[InboxFile]) -> State[list[dict[str, Any]]]:
+def ocr_inbox(files: list[InboxFile]) -> list[dict[str, Any]]:
     """OCR and place each claimed file; the run fails when any file failed (all are placed)."""
     settings = Settings.load()
     warm_up(settings)
@@ -45,10 +45,10 @@ def ocr_inbox(files: list[InboxFile]) -> State[list[dict[str, Any]]]:
     publish_results(settings, force=True)
     failed = [f"{p['relative_path']} ({p.get('error_type', 'not placed')})"
               for p in placed if p["status"] in ("failed", "unplaced")]
-    if failed:
-        return Failed(message=f"{len(failed)} of {len(files)} file(s) failed: "
-                      + ", ".join(failed[:10]), data=placed)
-    return Completed(message=f"{len(files)} file(s) placed", data=placed)
+    if failed:  # red in the UI; every file is placed (or left claimed for the watcher)
+        raise FilesFailedError(f"{len(failed)} of {len(files)} file(s) failed: "
+                               + ", ".join(failed[:10]))
+    return placed
 
 
 def warm_up(settings: Settings) -> None:

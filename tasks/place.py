@@ -162,9 +162,9 @@ def mark_claim(files: list[InboxFile], settings: Settings) -> Path:
 
 
 def release_claim(folder: Path, settings: Settings) -> None:
-    """The claim is done: its marker and (empty) folder go."""
+    """The claim is done: its marker and its empty folders go (a file left is kept)."""
     (folder / RUN_MARKER).unlink(missing_ok=True)
-    remove_empty(folder, settings.processing)
+    remove_empty_tree(folder, settings.processing)
 
 
 def claim_process_died(folder: Path, run_id: Any) -> bool:
@@ -179,6 +179,14 @@ def claim_process_died(folder: Path, run_id: Any) -> bool:
     except (OSError, ValueError, KeyError):
         return False
     return False
+
+
+def remove_empty_tree(folder: Path, stop: Path) -> None:
+    """Remove the empty folders inside `folder`, then `folder` itself if empty (up to `stop`)."""
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink()),
+                      key=lambda p: -len(p.parts)):
+        remove_empty(sub, folder)
+    remove_empty(folder, stop)
 
 
 def remove_empty(folder: Path, stop: Path) -> None:
@@ -200,6 +208,7 @@ def run_attempts(sha256: str, flow_run_id: Any, settings: Settings) -> list[dict
 
 def write_json(path: Path, body: dict[str, Any]) -> None:
     """Write JSON atomically (a reader never sees half a report)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(body, indent=2, default=str), "utf-8")
     os.replace(tmp, path)

@@ -88,16 +88,17 @@ def test_a_rerun_of_a_file_whose_results_landed_is_processed_not_a_duplicate(
 
 
 def test_a_failed_file_is_quarantined_with_its_reason_beside_it(settings: Settings) -> None:
-    (settings.failed / "bad.pdf").write_bytes(b"an earlier bad.pdf")
-    item = claimed(settings, "bad.pdf", b"%PDF-1.4 garbage")
+    (settings.failed / "in" / "box").mkdir(parents=True)
+    (settings.failed / "in" / "box" / "bad.pdf").write_bytes(b"an earlier bad.pdf")
+    item = claimed(settings, "in/box/bad.pdf", b"%PDF-1.4 garbage")
     attempts = [{"task_name": "ingest", "attempt": 1, "state": "FAILED"}]
     placed = place_file.fn(item, CorruptFileError("bad.pdf: no PDF structure"), settings,
                            attempts)
     target = Path(placed["location"])
-    assert target == settings.failed / "bad (2).pdf"  # the earlier one is kept
-    report = json.loads((settings.failed / "bad (2).pdf.error.json").read_text())
+    assert target == settings.failed / "in" / "box" / "bad (2).pdf"  # the earlier one is kept
+    report = json.loads((target.parent / "bad (2).pdf.error.json").read_text())
     assert report["error_type"] == "corrupt_file" and "no PDF structure" in report["reason"]
-    assert report["attempts"] == attempts and report["file"] == "bad.pdf"
+    assert report["attempts"] == attempts and report["file"] == "in/box/bad.pdf"
     assert files_row(settings, item.file_id)[3] == "corrupt_file"
 
 

@@ -278,9 +278,10 @@ def test_slow_writes_corrupt_files_and_duplicates_end_in_the_right_place(
                 out.flush()
                 time.sleep(0.5)
                 assert not any(settings.processing.rglob("report.png")), "claimed while written"
-        (settings.inbox / "broken.pdf").write_bytes(b"%PDF-1.7\nthis is not a pdf at all")
+        (settings.inbox / "bad").mkdir()
+        (settings.inbox / "bad" / "broken.pdf").write_bytes(b"%PDF-1.7\nnot a pdf at all")
         (settings.inbox / "after.png").write_bytes(png("Delivery note 5521", "Paid in full"))
-        wait_for(lambda: {"slow/report.png", "broken.pdf", "after.png"} <= set(
+        wait_for(lambda: {"slow/report.png", "bad/broken.pdf", "after.png"} <= set(
             files_rows(settings)) and not any(settings.processing.rglob("*.*")), 180,
             "three files placed")
         (settings.inbox / "copy-of-report.png").write_bytes(good)
@@ -291,7 +292,7 @@ def test_slow_writes_corrupt_files_and_duplicates_end_in_the_right_place(
         settings.processed), "processed/YYYY/MM/DD/slow/report.png"
     assert Path(rows["slow/report.png"][2]).read_bytes() == good
     assert rows["after.png"][0] == "processed"
-    status, error_type, location = rows["broken.pdf"]
+    status, error_type, location = rows["bad/broken.pdf"]
     assert (status, error_type) == ("failed", "corrupt_file")
     report = json.loads(Path(location + ".error.json").read_text())
     assert report["error_type"] == "corrupt_file" and report["reason"]
@@ -305,6 +306,15 @@ def test_slow_writes_corrupt_files_and_duplicates_end_in_the_right_place(
                              "USING (doc_id) WHERE d.relative_path = 'slow/report.png'")
     assert "revenue" in text[0][0].lower()
     assert not list(settings.inbox.rglob("*.*"))
+    assert not list(settings.processing.iterdir()), "claim folders are cleaned up"
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    with get_client(sync_client=True) as client:  # the run holding the bad file failed, red
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            name=FlowRunFilterName(like_="inbox")))
+    states = {r.state.type.value for r in runs if r.state is not None}
+    assert "FAILED" in states and "CRASHED" not in states, states
 
 
 def test_a_restart_processes_what_arrived_meanwhile_and_duplicates_nothing(

@@ -87,6 +87,10 @@ class NoSnapshotError(ToolOcrError):
     exit_code = 69  # EX_UNAVAILABLE
 
 
+class FilesFailedError(ToolOcrError):
+    """Some files of a hot-folder batch failed (each was quarantined with its reason)."""
+
+
 class QueryError(ToolOcrError):
     """An analyst's query was refused by DuckDB (syntax, unknown column, a write...)."""
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tasks.place import RUN_MARKER, remove_empty
+from tasks.place import RUN_MARKER, remove_empty, remove_empty_tree
 from tool_ocr.errors import ConfigError
 from tool_ocr.models import InboxFile
 
@@ -161,7 +161,7 @@ class Inbox:
                 found[folder.name] = self._describe(folder.name, files)
             else:
                 (folder / RUN_MARKER).unlink(missing_ok=True)
-                remove_empty(folder, self.processing)
+                remove_empty_tree(folder, self.processing)
         return found
 
 
