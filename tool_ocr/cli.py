@@ -164,6 +164,9 @@ def watch() -> None:
         watcher.run()
     except KeyboardInterrupt:
         watcher.stop()
+    except ToolOcrError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(exc.exit_code) from exc
 
 
 @app.command()
