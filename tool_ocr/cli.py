@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +21,16 @@ app = typer.Typer(help="Hot-folder OCR: scans in; searchable PDF, Excel, JSON, t
                        "rows out.", no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
 out = Console()
+
+
+@contextmanager
+def reported() -> Iterator[None]:
+    """A ToolOcrError becomes its message and its exit code, not a traceback."""
+    try:
+        yield
+    except ToolOcrError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(exc.exit_code) from exc
 
 
 def load_settings() -> Settings:
@@ -123,11 +135,8 @@ def sql(query: Annotated[str, typer.Argument(help="A read-only SQL query.")]) ->
     settings = load_settings()
     from tasks.store import query_snapshot
 
-    try:
+    with reported():
         columns, rows = query_snapshot(settings.snapshot, query)
-    except ToolOcrError as exc:
-        console.print(f"[red]{exc}")
-        raise typer.Exit(exc.exit_code) from exc
     table = Table(*columns)
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
@@ -142,11 +151,8 @@ def up() -> None:
     os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"
     from tool_ocr import up as service
 
-    try:
+    with reported():
         service.run(settings, out.print)
-    except ToolOcrError as exc:
-        console.print(f"[red]{exc}")
-        raise typer.Exit(exc.exit_code) from exc
 
 
 @app.command()
@@ -160,13 +166,8 @@ def watch() -> None:
 
     watcher = Watcher(settings)
     signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
-    try:
+    with reported(), suppress(KeyboardInterrupt):
         watcher.run()
-    except KeyboardInterrupt:
-        watcher.stop()
-    except ToolOcrError as exc:
-        console.print(f"[red]{exc}")
-        raise typer.Exit(exc.exit_code) from exc
 
 
 @app.command()
