@@ -172,7 +172,7 @@ def raw_engine(files: list[bytes]) -> float:
 
     from tool_ocr.engine import EngineConfig, get_engine
 
-    engine = get_engine(EngineConfig(model_root=Path(tempfile.mkdtemp()) / "models"))
+    engine = get_engine(EngineConfig())
     engine.read(np.asarray(Image.open(io.BytesIO(files[0])).convert("L")))  # warm-up
     started = time.monotonic()
     for data in files:

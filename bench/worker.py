@@ -17,7 +17,6 @@ import json
 import os
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -58,9 +57,7 @@ def _send(out: TextIO, message: dict[str, Any]) -> None:
 
 def load_engine() -> OcrEngine:
     """The engine the pipeline would use with the current TOOL_OCR_* settings."""
-    config = engine_config(Settings.load())
-    models = Path(tempfile.gettempdir()) / "tool_ocr_bench_models"
-    return get_engine(dataclasses.replace(config, model_root=models))
+    return get_engine(engine_config(Settings.load()))
 
 
 def to_page(item: dict[str, Any]) -> Page:

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 def engine_config(settings: Settings) -> EngineConfig:
     """The engine identity for these settings (one loaded engine per config and process)."""
     return EngineConfig(models=settings.ocr_models, lang=settings.ocr_lang,
-                        threads=settings.ocr_threads, model_root=settings.state / "models")
+                        threads=settings.ocr_threads)
 
 
 @step("ocr", "ocr page {page.number}", retries=3, retry_delay_seconds=5)

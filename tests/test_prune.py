@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, LogFilter
@@ -79,13 +78,7 @@ def place(store: Store, path: Path, status: str, sha256: str | None) -> None:
 
 
 def live(settings: Settings, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    store = Store.from_settings(settings)
-    with store.lock():
-        con = duckdb.connect(str(store.live), read_only=True)
-        try:
-            return con.execute(sql, list(params)).fetchall()
-        finally:
-            con.close()
+    return Store.from_settings(settings).read(sql, params)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -250,6 +251,22 @@ def watching(settings: Settings) -> Iterator[Watcher]:
         thread.join(30)
 
 
+def ended_runs(name_like: str) -> list[Any]:
+    """Flow runs whose name contains `name_like`, once all of them have ended (a run places
+    its files and publishes them a moment before Prefect marks it finished)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    def read() -> list[Any]:
+        with get_client(sync_client=True) as client:
+            return client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                name=FlowRunFilterName(like_=name_like)))
+
+    wait_for(lambda: all(r.state is not None and r.state.is_final() for r in read()), 60,
+             f"runs named like {name_like!r} to end")
+    return read()
+
+
 def png(*lines: str) -> bytes:
     buffer = io.BytesIO()
     text_page(list(lines), size=40).save(buffer, format="PNG", dpi=(300, 300))
@@ -307,12 +324,7 @@ def test_slow_writes_corrupt_files_and_duplicates_end_in_the_right_place(
     assert "revenue" in text[0][0].lower()
     assert not list(settings.inbox.rglob("*.*"))
     assert not list(settings.processing.iterdir()), "claim folders are cleaned up"
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
-
-    with get_client(sync_client=True) as client:  # the run holding the bad file failed, red
-        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            name=FlowRunFilterName(like_="inbox")))
+    runs = ended_runs("inbox")  # the run holding the bad file failed, red
     states = {r.state.type.value for r in runs if r.state is not None}
     assert "FAILED" in states and "CRASHED" not in states, states
 
@@ -335,12 +347,7 @@ def test_a_restart_processes_what_arrived_meanwhile_and_duplicates_nothing(
     _, counts = query_snapshot(settings.snapshot, "SELECT relative_path, count(*) FROM files "
                                "GROUP BY 1 HAVING count(*) > 1")
     assert counts == []
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
-
-    with get_client(sync_client=True) as client:  # one run per claim, never two for one file
-        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            name=FlowRunFilterName(like_="left-claimed")))
+    runs = ended_runs("left-claimed")  # one run per claim, never two for one file
     assert [r.state.type.value for r in runs if r.name.startswith("inbox")] == ["COMPLETED"]
 
 

@@ -8,8 +8,7 @@ models once per process and reuses them.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import numpy as np
@@ -26,8 +25,6 @@ class EngineConfig:
     models: ModelSource = "bundled"
     lang: str = "en"
     threads: int = 2
-    # Kept for callers that lay out model dirs; the bundled engine reads the wheel directly.
-    model_root: Path | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

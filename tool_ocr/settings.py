@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     duplicates_dir: Path | None = Field(
         None, description="Files whose content was already processed (HOME/duplicates).")
     output_dir: Path | None = Field(None, description="Searchable PDF and exports.")
-    state_dir: Path | None = Field(None, description="Live DuckDB, its lock, model dirs.")
+    state_dir: Path | None = Field(None, description="Live DuckDB, its lock, heartbeat.")
     work_dir: Path | None = Field(None, description="Page rasters in flight (HOME/work).")
     snapshot_path: Path | None = Field(
         None, description="Analysts' read-only DuckDB copy (default HOME/tool_ocr.duckdb)."
