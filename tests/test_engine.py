@@ -3,6 +3,7 @@ memory; PaddleOCR's pipeline chosen for downloaded models."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -116,11 +117,30 @@ def test_memory_stays_flat_over_many_pages() -> None:
     assert max(rss) < 1.5 * 2**30
 
 
-def test_windows_cover_a_line_with_overlaps() -> None:
-    starts = ppocr.windows(2000, 960, 96)
+def test_window_seams_fall_in_word_gaps() -> None:
+    line = np.ones((3, 48, 2000), np.float32)  # white, as rec_image scales it
+    words = [(x, x + 70) for x in range(20, 1990, 90)]  # 70 columns of ink, 20 of gap
+    for x0, x1 in words:
+        line[:, 12:36, x0:x1:3] = -1.0
+    spans = ppocr.windows(line, 960, 96)
 
-    assert starts == [0, 864, 1728]
-    assert ppocr.windows(500, 960, 96) == [0]
+    assert len(spans) == 3 and spans[0].start == 0 and spans[-1].stop == 2000
+    assert all(w.stop - w.start <= 960 and w.start % ppocr.REC_STEP == 0 for w in spans)
+    for before, after in itertools.pairwise(spans):
+        cut = before.own_to
+        assert after.own_from == cut and after.start < cut < before.stop  # shared around it
+        assert cut % ppocr.REC_STEP == 0
+        assert not any(x0 <= cut < x1 for x0, x1 in words)  # in a gap, not in a word
+    assert ppocr.windows(line[:, :, :500], 960, 96) == [ppocr.Window(0, 500, -1.0, float("inf"))]
+
+
+def test_a_line_without_gaps_is_cut_with_overlaps() -> None:
+    line = np.ones((3, 48, 2000), np.float32)
+    line[:, 12:36, ::2] = -1.0
+    spans = ppocr.windows(line, 960, 96)
+
+    assert [(w.start, w.stop, w.own_to) for w in spans] == [
+        (0, 960, 912), (864, 1824, 1776), (1728, 2000, float("inf"))]
 
 
 def test_downloaded_models_use_paddleocrs_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:

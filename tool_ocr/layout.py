@@ -14,20 +14,28 @@ columns, the columns are read one after the other, full-width lines (titles) kee
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 import statistics
+import string
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from tool_ocr.models import Line
 
 _SPACE_LOG10 = -2.0  # split where the recogniser gives a space 1 % between two characters...
+# ... or 10 % on a line where it writes the spaces itself (one per SPACED characters or more):
+# there, 1 % is the noise of small type ("f ell", "on line" at two steps a character).
+_SPACED_LOG10, _SPACED = -1.0, 10
 _PITCH_WEIGHT = 0.5  # ... less when they stand further apart than the line's usual pitch
 _GEOMETRY_ONLY = 0.6  # without space probabilities: split 60 % above the usual pitch
-_BONUS = {"after_comma": 1.5, "after_stop": 0.7, "digits": -1.0, "after_apostrophe": -0.7}
+_BONUS = {"after_comma": 1.5, "after_stop": 0.7, "digits": -1.0, "after_apostrophe": -0.7,
+          "in_number": -2.5}
+_SWAP = 0.1  # a digit among letters (or a letter among digits) becomes the recogniser's
+#              likeliest character of the other kind when that has at least this probability
 _CLOSING = set(".,:;!?)]}%'»”’…")  # attach to the previous word
 _OPENING = set("([{«“‘$")  # attach to the next word
 _MIN_COLUMN_LINES = 3  # per side: fewer is a small table, read row by row
@@ -40,6 +48,8 @@ class Glyph:
 
     `space` is the highest probability the recogniser gave to a space in the steps between the
     previous glyph and this one (None when unknown: the gap's width alone then decides).
+    `other` is, for an ASCII digit, the likeliest ASCII letter at the glyph's peak (for a
+    letter, the likeliest digit) and `other_p` its probability: '0' or 'O' in "0ctober".
     """
 
     char: str
@@ -47,6 +57,8 @@ class Glyph:
     end: int  # last CTC time step, exclusive
     confidence: float
     space: float | None = None
+    other: str = ""
+    other_p: float = 0.0
 
 
 def ctc_glyphs(probs: np.ndarray, classes: Sequence[str], steps: int | None = None,
@@ -63,7 +75,7 @@ def ctc_glyphs(probs: np.ndarray, classes: Sequence[str], steps: int | None = No
         return []
     best, top = probs.argmax(axis=1), probs.max(axis=1)
     bounds = np.flatnonzero(np.diff(best)) + 1
-    space_col = list(classes).index(" ") if " " in classes else None
+    space_col, kinds = _columns_of(tuple(classes))
     glyphs: list[Glyph] = []
     for start, end in zip(np.r_[0, bounds], np.r_[bounds, len(best)], strict=True):
         if best[start] == 0:
@@ -72,9 +84,27 @@ def ctc_glyphs(probs: np.ndarray, classes: Sequence[str], steps: int | None = No
         if space_col is not None and glyphs:
             after = glyphs[-1].end - offset
             space = float(probs[after:max(start, after + 1), space_col].max())
-        glyphs.append(Glyph(classes[best[start]], int(start) + offset, int(end) + offset,
-                            float(top[start:end].max()), space))
+        char, peak = classes[best[start]], start + int(top[start:end].argmax())
+        other, other_p = "", 0.0
+        if (columns := kinds.get(char)) is not None:  # the other kind's likeliest
+            col = columns[int(probs[peak, columns].argmax())]
+            other, other_p = classes[col], float(probs[peak, col])
+        glyphs.append(Glyph(char, int(start) + offset, int(end) + offset, float(top[peak]),
+                            space, other, other_p))
     return glyphs
+
+
+@functools.lru_cache(maxsize=4)
+def _columns_of(classes: tuple[str, ...]) -> tuple[int | None, dict[str, np.ndarray]]:
+    """The space class's column, and per ASCII letter or digit the other kind's columns."""
+    column = {c: i for i, c in enumerate(classes)}
+    letters = np.array([column[c] for c in string.ascii_letters if c in column], int)
+    digits = np.array([column[c] for c in string.digits if c in column], int)
+    kinds = {c: letters if c in string.digits else digits
+             for c in string.ascii_letters + string.digits if c in column}
+    if not (len(letters) and len(digits)):
+        kinds = {}
+    return column.get(" "), kinds
 
 
 def is_cjk(char: str) -> bool:
@@ -98,16 +128,42 @@ def group_words(glyphs: Sequence[Glyph]) -> list[tuple[str, int, int, float]]:
     is the words joined by single spaces (a CJK run is one word: no space is ever put in it).
     """
     glue, pitch = _glue(glyphs), _usual_pitch(glyphs)
+    spaces = sum(g.char.isspace() for g in glyphs)
+    threshold = _SPACED_LOG10 if spaces * _SPACED >= len(glyphs) - spaces else _SPACE_LOG10
     words: list[list[Glyph]] = [[]]
     for i, glyph in enumerate(glyphs):
         if glyph.char.isspace():
-            words.append([])
+            if not _thousands(glyphs, i):
+                words.append([])
             continue
-        if words[-1] and not glue[i] and _is_space(words[-1][-1], glyph, pitch):
+        word = words[-1]
+        if word and not glue[i] and _is_space(word[-2:], glyph, pitch, threshold):
             words.append([])
         words[-1].append(glyph)
-    return [("".join(g.char for g in word), word[0].start, word[-1].end,
+    return [("".join(g.char for g in _one_kind(word)), word[0].start, word[-1].end,
              min(g.confidence for g in word)) for word in words if word]
+
+
+def _thousands(glyphs: Sequence[Glyph], i: int) -> bool:
+    """Whether the space glyph at i stands inside a number with thousands separators: a digit
+    and a comma before it, exactly three digits after ("1, 206" is 1,206; "1, 2" stays)."""
+    if i < 2 or _plain(glyphs[i - 1].char) != "," or not glyphs[i - 2].char.isdigit():
+        return False
+    after = "".join(g.char for g in glyphs[i + 1:i + 5])
+    return after[:3].isdigit() and len(after) >= 3 and not after[3:].isdigit()
+
+
+def _one_kind(word: list[Glyph]) -> list[Glyph]:
+    """A lone digit among 2+ letters, or a lone letter among 2+ digits, swapped for the other
+    kind's likeliest character when the recogniser gave that one a fair chance ("0ctober" ->
+    "October", "1O5" -> "105"); "A4", "2nd" and "12A" stay (no fair second choice)."""
+    alnum = [g for g in word if g.other]
+    digits = sum(g.char.isdigit() for g in alnum)
+    lone = ([g for g in alnum if g.char.isdigit()] if digits == 1 else
+            [g for g in alnum if not g.char.isdigit()] if digits == len(alnum) - 1 else [])
+    if len(alnum) < 3 or len(lone) != 1 or lone[0].other_p < _SWAP:
+        return word
+    return [replace(g, char=g.other) if g is lone[0] else g for g in word]
 
 
 def _glue(glyphs: Sequence[Glyph]) -> list[bool]:
@@ -138,17 +194,25 @@ def _usual_pitch(glyphs: Sequence[Glyph]) -> float:
     return max(statistics.median(pitches), 1e-6) if pitches else 1.0
 
 
-def _is_space(left: Glyph, right: Glyph, pitch: float) -> bool:
-    """True when a space was dropped between two adjacent characters (`pitch`: the line's)."""
+def _is_space(before: Sequence[Glyph], right: Glyph, pitch: float, threshold: float) -> bool:
+    """True when a space was dropped between the last of `before` (the word so far's last one
+    or two characters) and `right`: when the evidence, in decades of probability, exceeds
+    `threshold` (`pitch`: the line's usual one)."""
+    left = before[-1]
     excess = (_center(right) - _center(left)) / pitch - 1
     if right.space is None:
         return excess > _GEOMETRY_ONLY
     evidence = math.log10(max(right.space, 1e-6)) + _PITCH_WEIGHT * excess
-    return evidence + _bonus(_plain(left.char), _plain(right.char)) > _SPACE_LOG10
+    chars = "".join(_plain(g.char) for g in before)
+    return evidence + _bonus(chars, _plain(right.char)) > threshold
 
 
-def _bonus(left: str, right: str) -> float:
-    """Evidence for a space from the characters themselves, in decades of probability."""
+def _bonus(before: str, right: str) -> float:
+    """Evidence for a space from the characters themselves, in decades of probability
+    (`before`: the last one or two characters before the gap)."""
+    left = before[-1]
+    if left in ",.:-/" and before[:-1].isdigit() and right.isdigit():  # 3,482.15 8:30 88-2317
+        return _BONUS["in_number"]
     if left in ",;" and right.isalpha():
         return _BONUS["after_comma"]
     if left in ":." and right.isupper() or left == ":" and right.isdigit():

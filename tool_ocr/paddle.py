@@ -47,7 +47,7 @@ WIDTH_STEP = 64
 # at most 960 px it stays at ~0.55 GB whatever the widths.
 REC_WINDOW = 960
 REC_OVERLAP = 96  # columns two windows share (about three characters)
-_STEP = 8  # recogniser pixels per CTC time step (PP-OCRv4: 320 px -> 40 steps)
+_STEP = ppocr.REC_STEP
 # oneDNN keeps kernels for this many input shapes. 27 pages: cache 16: RSS 0.98 -> 1.13 GB;
 # 64: 0.98 -> 1.43 GB, no faster once rec shapes were few.
 ONEDNN_CACHE = 16
@@ -194,56 +194,56 @@ class PaddleEngine:
 
     def _recognize(self, bgr: np.ndarray, quads: list[ppocr.Quad]) -> list[Line]:
         """Lines for `quads`: each crop cut into windows, windows batched by width."""
-        images = [ppocr.rec_image(ppocr.crop(bgr, q)) for q in quads]
-        pieces = [(i, start) for i, image in enumerate(images)
-                  for start in ppocr.windows(image.shape[2], REC_WINDOW, REC_OVERLAP)]
-        pieces.sort(key=lambda p: -min(images[p[0]].shape[2] - p[1], REC_WINDOW))
-        glyphs: list[list[Glyph]] = [[] for _ in quads]
+        reads = [ppocr.lengthened(q, bgr.shape) for q in quads]
+        images = [ppocr.rec_image(ppocr.crop(bgr, r)) for r in reads]
+        pieces = [(i, window) for i, image in enumerate(images)
+                  for window in ppocr.windows(image, REC_WINDOW, REC_OVERLAP)]
+        pieces.sort(key=lambda p: p[1].start - p[1].stop)  # widest first
+        found: list[list[tuple[ppocr.Window, list[Glyph]]]] = [[] for _ in quads]
         for first in range(0, len(pieces), REC_BATCH):
             chunk = pieces[first:first + REC_BATCH]
-            parts = [images[i][:, :, start:start + REC_WINDOW] for i, start in chunk]
+            parts = [images[i][:, :, w.start:w.stop] for i, w in chunk]
             width = -(-max(p.shape[2] for p in parts) // WIDTH_STEP) * WIDTH_STEP
             probs = self._run("rec", ppocr.rec_batch(parts, width, REC_BATCH))
-            for (i, start), part, out in zip(chunk, parts, probs, strict=False):
-                glyphs[i] += self._window_glyphs(out, start, part.shape[2], images[i].shape[2])
-        lines = (self._line(_merge(g), q, images[i].shape[2])
-                 for i, (g, q) in enumerate(zip(glyphs, quads, strict=True)))
+            for (i, window), out in zip(chunk, probs, strict=False):
+                found[i].append((window, ctc_glyphs(
+                    out, self._chars, -(-(window.stop - window.start) // _STEP),
+                    window.start // _STEP)))
+        lines = (self._line(_join(f), q, r, images[i].shape[2])
+                 for i, (f, q, r) in enumerate(zip(found, quads, reads, strict=True)))
         return reading_order([line for line in lines if line is not None])
 
-    def _window_glyphs(self, probs: np.ndarray, start: int, size: int,
-                       total: int) -> list[Glyph]:
-        """Glyphs of one window (steps counted from the line's start) whose centre lies in
-        the window's own share: overlaps are split down the middle."""
-        steps = min(len(probs), -(-size // _STEP))
-        found = ctc_glyphs(probs, self._chars, steps, start // _STEP)
-        low = start + REC_OVERLAP / 2 if start else -1.0
-        high = start + size - REC_OVERLAP / 2 if start + size < total else float("inf")
-        return [g for g in found if low <= (g.start + g.end) / 2 * _STEP < high]
-
-    def _line(self, glyphs: list[Glyph], quad: ppocr.Quad, total: int) -> Line | None:
-        """The line of one crop `total` recogniser pixels wide, or None for nothing readable."""
+    def _line(self, glyphs: list[Glyph], quad: ppocr.Quad, read: ppocr.Quad,
+              total: int) -> Line | None:
+        """The line detected as `quad`, read from the crop of `read` (`total` recogniser pixels
+        wide), or None for nothing readable."""
         confidence = float(np.mean([g.confidence for g in glyphs if not g.char.isspace()]
                                    or [0.0]))
         words = group_words(glyphs)
         if confidence < MIN_CONFIDENCE or not words:
             return None
         span = _STEP / total  # crop fraction per CTC step
-        boxed = tuple(Word(text, conf, _along(quad, first * span, end * span))
+        boxed = tuple(Word(text, conf, _along(read, first * span, end * span))
                       for text, first, end, conf in words)
         return Line(" ".join(w.text for w in boxed), confidence, _bounds(quad), boxed)
 
 
-def _merge(glyphs: list[Glyph]) -> list[Glyph]:
-    """A line's glyphs in order, a character both windows saw at their seam kept once. Within
-    one window two equal characters are at least two steps apart (CTC needs a blank between
-    them); across a seam the same character lands within a step ("alreadyy" without this)."""
+def _join(windows: list[tuple[ppocr.Window, list[Glyph]]]) -> list[Glyph]:
+    """A line's glyphs from its windows: each window's own share (glyphs centred in it), a
+    character both windows read at a seam kept once. Just past a seam, a window sometimes
+    reads again the last letter before it ("partiall"): within two steps it is the same one
+    (two real equal letters stand further apart, with a blank between them)."""
     out: list[Glyph] = []
-    for glyph in sorted(glyphs, key=lambda g: g.start + g.end):
-        if out and out[-1].char == glyph.char and (
-                abs(out[-1].start + out[-1].end - glyph.start - glyph.end) < 3):
-            continue
-        out.append(glyph)
+    for window, glyphs in sorted(windows, key=lambda w: w[0].start):
+        own = [g for g in glyphs if window.own_from <= _center(g) * _STEP < window.own_to]
+        if out and own and own[0].char == out[-1].char and _center(own[0]) - _center(out[-1]) < 2:
+            own = own[1:]
+        out += own
     return out
+
+
+def _center(glyph: Glyph) -> float:
+    return (glyph.start + glyph.end) / 2
 
 
 def _along(quad: ppocr.Quad, u0: float, u1: float) -> Box:

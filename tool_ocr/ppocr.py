@@ -7,6 +7,8 @@ into windows the recogniser reads in batches. CTC decoding lives in `tool_ocr.la
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 import pyclipper
@@ -14,6 +16,16 @@ import pyclipper
 Quad = np.ndarray  # 4 x 2 float32: top-left, top-right, bottom-right, bottom-left
 
 REC_HEIGHT = 48
+REC_STEP = 8  # recogniser pixels per CTC time step (PP-OCRv4: 320 px -> 40 steps)
+# Line crops run this much of the line's height further at both ends: the recogniser needs a
+# little room after the last character (a trailing comma or full stop on the crop's edge was
+# lost: "copy," read "copy").
+CROP_MARGIN = 0.3
+# Window seams (recogniser pixels, line height 48): sought in the last GAP_SEARCH columns a
+# window reaches, as GAP_WIDTH columns averaging at most GAP_INK ink pixels (a word gap, noise
+# specks allowed). The two windows share GAP_ROOM columns each side of the seam: a window
+# ending or starting on it read its edge as an 'I', or lost the space there.
+GAP_SEARCH, GAP_WIDTH, GAP_INK, GAP_ROOM = 192, 9, 1.0, 40
 CLS_SHAPE = (48, 192)
 CLS_ROWS = 12
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
@@ -83,6 +95,23 @@ def crop(bgr: np.ndarray, quad: Quad) -> np.ndarray:
     return np.rot90(out) if height >= 1.5 * width else out
 
 
+def lengthened(quad: Quad, shape: tuple[int, ...], margin: float = CROP_MARGIN) -> Quad:
+    """`quad` grown along its long side by `margin` x its short side at each end, within a
+    page of `shape` (height, width, ...)."""
+    tall = is_tall(quad)
+    along, across = quad[1] - quad[0], quad[3] - quad[0]
+    if tall:
+        along, across = across, along
+    length = float(np.linalg.norm(along))
+    if not margin or length == 0:
+        return quad
+    step = along / length * margin * float(np.linalg.norm(across))
+    grown = quad.astype(np.float32)
+    grown[[0, 1] if tall else [0, 3]] -= step  # the line's start...
+    grown[[3, 2] if tall else [1, 2]] += step  # ... and its end
+    return np.clip(grown, 0, [shape[1] - 1, shape[0] - 1]).astype(np.float32)
+
+
 def is_tall(quad: Quad) -> bool:
     """Whether `crop` turns this quad (a line that runs top to bottom on the page)."""
     width = max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3]))
@@ -97,12 +126,54 @@ def rec_image(image: np.ndarray) -> np.ndarray:
     return resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
 
 
-def windows(width: int, size: int, overlap: int) -> list[int]:
-    """Starts of the windows (`size` wide, `overlap` shared) that cover `width` columns."""
-    starts = [0]
-    while starts[-1] + size < width:
-        starts.append(starts[-1] + size - overlap)
-    return starts
+@dataclass(frozen=True)
+class Window:
+    """Columns start..stop of a line the recogniser reads at once; the glyphs it owns are those
+    centred in own_from..own_to (neighbouring windows share a few columns for context)."""
+
+    start: int
+    stop: int
+    own_from: float
+    own_to: float
+
+
+def windows(image: np.ndarray, size: int, overlap: int) -> list[Window]:
+    """Windows at most `size` columns wide covering a 3 x 48 x W line image.
+
+    Each seam is put in the quietest stretch (fewest ink pixels: a gap between words) of the
+    last GAP_SEARCH columns a window can reach, on a CTC step (a multiple of REC_STEP): no
+    character is cut or read twice. A line without such a gap there (one long word)
+    is cut with `overlap` shared columns, split down the middle.
+    """
+    width = image.shape[2]
+    quiet = _quiet_columns(image) if width > size else np.zeros(0)
+    spans: list[Window] = []
+    start, own = 0, -1.0
+    while width - start > size:
+        reach = start + size - GAP_ROOM
+        low = max(start + size // 2, reach - GAP_SEARCH)
+        right = reach - 1 - int(np.argmin(quiet[low:reach][::-1]))  # rightmost quietest column
+        if quiet[right] <= GAP_INK:
+            left = right
+            while left > low and quiet[left - 1] == quiet[right]:
+                left -= 1
+            cut = (left + right) // 2 // REC_STEP * REC_STEP  # in that quiet stretch
+            spans.append(Window(start, cut + GAP_ROOM, own, cut))
+            start, own = cut - GAP_ROOM, float(cut)
+        else:
+            spans.append(Window(start, start + size, own, start + size - overlap / 2))
+            start, own = start + size - overlap, start + size - overlap / 2
+    spans.append(Window(start, width, own, float("inf")))
+    return spans
+
+
+def _quiet_columns(image: np.ndarray) -> np.ndarray:
+    """Per column, the mean count of ink pixels over the GAP_WIDTH columns around it. Ink is
+    what differs from the line's background (its median) by a quarter of the full range, so
+    dark-on-light and light-on-dark lines both work."""
+    gray = image.mean(axis=0)
+    ink = (np.abs(gray - np.median(gray)) > 0.5).sum(axis=0).astype(np.float32)
+    return np.convolve(ink, np.ones(GAP_WIDTH, np.float32) / GAP_WIDTH, mode="same")
 
 
 def rec_batch(pieces: list[np.ndarray], width: int, rows: int = 0) -> np.ndarray:
