@@ -36,6 +36,8 @@ _BONUS = {"after_comma": 1.5, "after_stop": 0.7, "digits": -1.0, "after_apostrop
           "in_number": -2.5}
 _SWAP = 0.1  # a digit among letters (or a letter among digits) becomes the recogniser's
 #              likeliest character of the other kind when that has at least this probability
+_TO_DIGIT = {"l": "1", "I": "1", "O": "0", "o": "0"}  # look-alikes in a number
+_NUMERIC = set("%$€£¥")  # a word holding one of these is a number
 _CLOSING = set(".,:;!?)]}%'»”’…")  # attach to the previous word
 _OPENING = set("([{«“‘$")  # attach to the next word
 _MIN_COLUMN_LINES = 3  # per side: fewer is a small table, read row by row
@@ -154,16 +156,33 @@ def _thousands(glyphs: Sequence[Glyph], i: int) -> bool:
 
 
 def _one_kind(word: list[Glyph]) -> list[Glyph]:
-    """A lone digit among 2+ letters, or a lone letter among 2+ digits, swapped for the other
-    kind's likeliest character when the recogniser gave that one a fair chance ("0ctober" ->
-    "October", "1O5" -> "105"); "A4", "2nd" and "12A" stay (no fair second choice)."""
-    alnum = [g for g in word if g.other]
-    digits = sum(g.char.isdigit() for g in alnum)
-    lone = ([g for g in alnum if g.char.isdigit()] if digits == 1 else
-            [g for g in alnum if not g.char.isdigit()] if digits == len(alnum) - 1 else [])
-    if len(alnum) < 3 or len(lone) != 1 or lone[0].other_p < _SWAP:
+    """A word's one stray digit among letters, or stray letter among digits, made the kind of
+    the rest: to the recogniser's likeliest character of that kind when it gave it a fair
+    chance (3+ characters), and always for look-alikes the recogniser cannot tell apart in
+    many fonts: 0 among letters ("0ctober", "sh0p"), and l, I, O or o in a number ("2l",
+    "l1%", "1O5"). Codes and ordinals stay: "A4", "MP3", "12A", "1st" (no fair second choice).
+    """
+    alnum = [g for g in word if g.other]  # ASCII letters and digits
+    digits = [g for g in alnum if g.char.isdigit()]
+    letters = [g for g in alnum if not g.char.isdigit()]
+    numeric = len(digits) > len(letters) or any(_plain(g.char) in _NUMERIC for g in word)
+    if len(letters) == 1 and (numeric or len(digits) == 1):
+        # a look-alike letter in a number ("l1%", "1O5") or beside a plain digit ("2l", not "1l")
+        (letter,) = letters
+        plain = numeric or digits[0].char not in _TO_DIGIT.values()
+        if plain and _TO_DIGIT.get(letter.char) == letter.other:
+            return [replace(g, char=g.other) if g is letter else g for g in word]
+    stray = letters if numeric else digits if len(letters) > len(digits) else []
+    if len(stray) != 1 or len(alnum) < 3:
         return word
-    return [replace(g, char=g.other) if g is lone[0] else g for g in word]
+    lone = stray[0]
+    if lone.other_p >= _SWAP:
+        char = lone.other
+    elif lone.char == "0":
+        char = "O" if lone is alnum[0] or all(g.char.isupper() for g in letters) else "o"
+    else:
+        return word
+    return [replace(g, char=char) if g is lone else g for g in word]
 
 
 def _glue(glyphs: Sequence[Glyph]) -> list[bool]:

@@ -131,7 +131,7 @@ class PaddleEngine:
 
     def read(self, image: np.ndarray) -> Reading:
         """The page's lines (pixel boxes of the upright raster) and the rotation applied."""
-        bgr = _to_bgr(image)
+        bgr = ppocr.despeckle(_to_bgr(image))
         try:
             with self._lock:
                 quads = self._detect(bgr)
