@@ -33,7 +33,7 @@ _SPACED_LOG10, _SPACED = -1.0, 10
 _PITCH_WEIGHT = 0.5  # ... less when they stand further apart than the line's usual pitch
 _GEOMETRY_ONLY = 0.6  # without space probabilities: split 60 % above the usual pitch
 _BONUS = {"after_comma": 1.5, "after_stop": 0.7, "digits": -1.0, "after_apostrophe": -0.7,
-          "in_number": -2.5}
+          "in_number": -2.5, "kind_change": 0.5}
 _SWAP = 0.1  # a digit among letters (or a letter among digits) becomes the recogniser's
 #              likeliest character of the other kind when that has at least this probability
 _TO_DIGIT = {"l": "1", "I": "1", "O": "0", "o": "0"}  # look-alikes in a number
@@ -234,12 +234,15 @@ def _bonus(before: str, right: str) -> float:
         return _BONUS["in_number"]
     if left in ",;" and right.isalpha():
         return _BONUS["after_comma"]
-    if left in ":." and right.isupper() or left == ":" and right.isdigit():
+    if left in ":." and right.isalpha() or left == ":" and right.isdigit():
         return _BONUS["after_stop"]
     if left.isdigit() and right.isdigit():
         return _BONUS["digits"]
     if left == "'" and right.isalpha():
         return _BONUS["after_apostrophe"]
+    if left.isascii() and right.isascii() and left.isalpha() != right.isalpha() and (
+            left.isalnum() and right.isalnum()):  # "Tel 01539", "No 42"
+        return _BONUS["kind_change"]
     return 0.0
 
 
