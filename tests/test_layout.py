@@ -88,6 +88,51 @@ def test_after_a_comma_a_weak_space_is_enough() -> None:
     assert texts(group_words(glyphs("red_green", high=0.002))) == ["redgreen"]
 
 
+def test_numbers_keep_their_separators() -> None:
+    # a dropped space's probability inside a number is not enough, after a letter it is
+    for number in ("3,482.15", "8:30", "88-2317"):
+        line = glyphs(number.replace(",", ",_").replace(".", "._").replace(":", ":_")
+                      .replace("-", "-_"), gap=1, high=0.3)
+        assert texts(group_words(line)) == [number]
+    assert texts(group_words(glyphs("red,_green", gap=1, high=0.3))) == ["red,", "green"]
+
+
+def test_a_space_the_decoder_wrote_inside_thousands_is_dropped() -> None:
+    assert texts(group_words(glyphs("of 1, 206 patients"))) == ["of", "1,206", "patients"]
+    assert texts(group_words(glyphs("items 1, 2 and 3"))) == ["items", "1,", "2", "and", "3"]
+
+
+def test_a_letter_digit_boundary_is_some_evidence_for_a_space() -> None:
+    assert texts(group_words(glyphs("Tel_01539", high=0.007))) == ["Tel", "01539"]
+    assert texts(group_words(glyphs("MP_3", high=1e-4))) == ["MP3"]
+
+
+def test_where_the_decoder_writes_spaces_a_faint_one_is_noise() -> None:
+    # small type: the decoder writes the spaces; 1-2 % in between is noise ("f ell")
+    spaced = "Water levels in the reservoir f_ell by a third"
+    assert texts(group_words(glyphs(spaced, high=0.015))) == spaced.replace("_", "").split()
+    # the same faint gap on a line whose spaces were all dropped is a space
+    assert texts(group_words(glyphs("reservoir_fell", high=0.015))) == ["reservoir", "fell"]
+
+
+def kinds(text: str, sure: dict[int, tuple[str, float]] | None = None) -> str:
+    """`text` through word grouping, each letter's likeliest digit (and digit's letter) the
+    usual look-alike with a faint probability, or `sure[i]`."""
+    alike = {"l": "1", "I": "1", "O": "0", "o": "0", "0": "O", "1": "l", "5": "S", "8": "B"}
+    line = [Glyph(c, 3 * i, 3 * i + 1, 0.9, 1e-4, *(sure or {}).get(i, (alike.get(
+        c, "4" if c.isalpha() else "A"), 0.005) if c.isalnum() else ("", 0.0)))
+            for i, c in enumerate(text)]
+    return " ".join(texts(group_words(line)))
+
+
+def test_a_stray_digit_or_letter_takes_the_kind_of_its_word() -> None:
+    assert kinds("0ctober") == "October" and kinds("sh0p") == "shop"
+    assert kinds("2l") == "21" and kinds("l1%") == "11%" and kinds("1O5") == "105"
+    assert kinds("1ate", {0: ("l", 0.3)}) == "late"  # the recogniser's fair second choice
+    for code in ("A4", "MP3", "12A", "1st", "1am", "B2B", "1l", "10am", "4.2", "2024"):
+        assert kinds(code) == code
+
+
 def test_word_spans_and_confidence_is_the_least_certain_character() -> None:
     line = glyphs("ab_cd", gap=2)
     first, second = group_words(line)
@@ -119,6 +164,19 @@ def test_ctc_glyphs_merges_repeats_skips_blanks_and_measures_the_space() -> None
     shifted = ctc_glyphs(probs, classes, offset=40)  # a window starting at step 40 of its line
     assert [(g.start, g.end, g.space) for g in shifted] == [
         (g.start + 40, g.end + 40, g.space) for g in got]
+
+
+def test_ctc_glyphs_gives_each_letter_or_digit_the_likeliest_of_the_other_kind() -> None:
+    classes = ["<blank>", "0", "O", "c", "7", ",", " "]
+    probs = np.full((3, len(classes)), 0.01)
+    probs[0, [1, 2]] = 0.7, 0.2  # '0', with 'O' second
+    probs[1, 0] = 0.9
+    probs[2, [3, 4, 5]] = 0.8, 0.03, 0.1  # 'c': its likeliest digit is '7'; ',' is neither
+    zero, c = ctc_glyphs(probs, classes)
+    assert (zero.other, c.other) == ("O", "7")
+    assert zero.other_p == pytest.approx(0.2) and c.other_p == pytest.approx(0.03)
+    probs[2, [3, 5]] = 0.1, 0.8
+    assert ctc_glyphs(probs, classes)[1].other == ""
 
 
 # -- reading order --------------------------------------------------------------------------

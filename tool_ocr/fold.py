@@ -91,7 +91,7 @@ def _fold_one(block: Any, params: Params) -> list[int] | None:
         if affine is None:
             continue
         j, x, y, scale, shift = affine
-        before = _conv_with_bias(block, producer.get(x), params, consumers)
+        before = _conv_with_bias(block, producer.get(x), params, producer, consumers)
         if before is not None and before[1] == producer[x] and consumers[x] == [i]:
             _, bias_add, weight, bias = before
             _set(params, weight, params[weight][1] * scale)
@@ -102,7 +102,7 @@ def _fold_one(block: Any, params: Params) -> list[int] | None:
         if len(users) != 1 or block.ops[users[0]].type not in _CONVS:
             continue
         conv, weight = block.ops[users[0]], _arg(block.ops[users[0]], "Filter")
-        after = _conv_with_bias(block, users[0], params, consumers)
+        after = _conv_with_bias(block, users[0], params, producer, consumers)
         if after is not None and _pointwise(conv, params[weight][1]):
             bias = after[3]
             _set(params, bias, params[bias][1] + shift * params[weight][1].sum((1, 2, 3)))
@@ -163,20 +163,16 @@ def _other(op: Any, name: str) -> str:
     return "Y" if _arg(op, "X") == name else "X"
 
 
-def _conv_with_bias(block: Any, index: int | None, params: Params,
+def _conv_with_bias(block: Any, index: int | None, params: Params, producer: dict[str, int],
                     consumers: dict[str, list[int]]) -> tuple[int, int, str, str] | None:
-    """(conv index, bias add index, weight, bias) when op `index` is a convolution whose only
-    user adds a per-channel bias parameter (on axis 1) and `index` is that conv or its add."""
+    """(conv index, bias add index, weight, bias) when op `index` is a convolution, or its
+    bias add, and the convolution's only user adds a per-channel bias parameter."""
     if index is None:
         return None
     op = block.ops[index]
-    if op.type == "elementwise_add":  # the bias add: look back to its convolution
-        for slot in ("X", "Y"):
-            name = _arg(op, slot)
-            if name not in params:
-                found = _conv_with_bias(block, _producer_of(block, name, index), params, consumers)
-                return found if found is not None and found[1] == index else None
-        return None
+    if op.type == "elementwise_add":  # a bias add: look back to its convolution
+        found = _conv_with_bias(block, producer.get(_arg(op, "X")), params, producer, consumers)
+        return found if found is not None and found[1] == index else None
     if op.type not in _CONVS:
         return None
     out = _arg(op, "Output", outputs=True)
@@ -184,19 +180,13 @@ def _conv_with_bias(block: Any, index: int | None, params: Params,
         return None
     add_index = consumers[out][0]
     add = block.ops[add_index]
-    if add.type != "elementwise_add" or _arg(add, "X") != out:
+    axis = next((a.i for a in add.attrs if a.name == "axis"), -1)
+    if add.type != "elementwise_add" or _arg(add, "X") != out or axis != 1:
         return None
     bias, weight = _arg(add, "Y"), _arg(op, "Filter")
     if bias not in params or params[bias][1].shape != (params[weight][1].shape[0],):
         return None
     return index, add_index, weight, bias
-
-
-def _producer_of(block: Any, name: str, before: int) -> int | None:
-    for i in range(before - 1, -1, -1):
-        if any(name in var.arguments for var in block.ops[i].outputs):
-            return i
-    return None
 
 
 def _pointwise(conv: Any, weight: np.ndarray) -> bool:

@@ -41,12 +41,13 @@ DET_LIMIT = 1120
 # attention sees it. Step 64 with fixed rows: 15 shapes, within the oneDNN cache; same speed.
 REC_BATCH = 4
 WIDTH_STEP = 64
-# Recogniser input at most this wide (px): lines are read in overlapping windows. Paddle's RSS
+# Recogniser input at most this wide (px): longer lines are read in windows (`ppocr.windows`,
+# seams in word gaps, else REC_OVERLAP shared columns). Paddle's RSS
 # jumped by 1-1.5 GB at each new input width past ~1000 px (8 x 48 x 1280 after 8 x 48 x 640:
 # 0.5 -> 2.0 GB; six widths: 6.7 GB, oneDNN on or off, new or old executor); with windows of
 # at most 960 px it stays at ~0.55 GB whatever the widths.
 REC_WINDOW = 960
-REC_OVERLAP = 96  # columns two windows share (about three characters)
+REC_OVERLAP = 96  # columns two windows share where no word gap is found (three characters)
 _STEP = ppocr.REC_STEP
 # oneDNN keeps kernels for this many input shapes. 27 pages: cache 16: RSS 0.98 -> 1.13 GB;
 # 64: 0.98 -> 1.43 GB, no faster once rec shapes were few.
@@ -231,12 +232,13 @@ class PaddleEngine:
 def _join(windows: list[tuple[ppocr.Window, list[Glyph]]]) -> list[Glyph]:
     """A line's glyphs from its windows: each window's own share (glyphs centred in it), a
     character both windows read at a seam kept once. Just past a seam, a window sometimes
-    reads again the last letter before it ("partiall"): within two steps it is the same one
-    (two real equal letters stand further apart, with a blank between them)."""
+    reads again the last letter before it ("partiall"): less than two steps apart it is the
+    same one (two real equal letters stand further apart, with a blank between them)."""
     out: list[Glyph] = []
     for window, glyphs in sorted(windows, key=lambda w: w[0].start):
         own = [g for g in glyphs if window.own_from <= _center(g) * _STEP < window.own_to]
-        if out and own and own[0].char == out[-1].char and _center(own[0]) - _center(out[-1]) < 2:
+        if out and own and own[0].char == out[-1].char and (
+                _center(own[0]) - _center(out[-1]) < 2):
             own = own[1:]
         out += own
     return out
