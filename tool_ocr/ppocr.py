@@ -165,9 +165,9 @@ def windows(image: np.ndarray, size: int, overlap: int) -> list[Window]:
     """Windows at most `size` columns wide covering a 3 x 48 x W line image.
 
     Each seam is put in the quietest stretch (fewest ink pixels: a gap between words) of the
-    last GAP_SEARCH columns a window can reach, on a CTC step (a multiple of REC_STEP): no
-    character is cut or read twice. A line without such a gap there (one long word)
-    is cut with `overlap` shared columns, split down the middle.
+    last GAP_SEARCH columns a window can reach: no character is cut or read twice. A line
+    without such a gap there (one long word) is cut with `overlap` shared columns, split down
+    the middle. Windows start on a CTC step (a multiple of REC_STEP columns).
     """
     width = image.shape[2]
     quiet = _quiet_columns(image) if width > size else np.zeros(0)
@@ -181,9 +181,9 @@ def windows(image: np.ndarray, size: int, overlap: int) -> list[Window]:
             left = right
             while left > low and quiet[left - 1] == quiet[right]:
                 left -= 1
-            cut = (left + right) // 2 // REC_STEP * REC_STEP  # in that quiet stretch
+            cut = (left + right) // 2  # the middle of that quiet stretch
             spans.append(Window(start, cut + GAP_ROOM, own, cut))
-            start, own = cut - GAP_ROOM, float(cut)
+            start, own = (cut - GAP_ROOM) // REC_STEP * REC_STEP, float(cut)
         else:
             spans.append(Window(start, start + size, own, start + size - overlap / 2))
             start, own = start + size - overlap, start + size - overlap / 2
