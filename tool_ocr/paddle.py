@@ -230,17 +230,25 @@ class PaddleEngine:
 
 
 def _join(windows: list[tuple[ppocr.Window, list[Glyph]]]) -> list[Glyph]:
-    """A line's glyphs from its windows: each window's own share (glyphs centred in it), a
-    character both windows read at a seam kept once. Just past a seam, a window sometimes
-    reads again the last letter before it ("partiall"): less than two steps apart it is the
-    same one (two real equal letters stand further apart, with a blank between them)."""
+    """A line's glyphs from its windows: each window's own share (glyphs centred in it).
+
+    At a seam (in a gap between words) the space the decoder wrote may sit in neither share:
+    one read by either window between the two shares is kept once. Just past a seam, a window
+    sometimes reads again the last letter before it ("partiall"): less than two steps apart
+    it is the same one (two real equal letters stand further apart, with a blank between)."""
     out: list[Glyph] = []
+    before: list[Glyph] = []
     for window, glyphs in sorted(windows, key=lambda w: w[0].start):
         own = [g for g in glyphs if window.own_from <= _center(g) * _STEP < window.own_to]
-        if out and own and own[0].char == out[-1].char and (
-                _center(own[0]) - _center(out[-1]) < 2):
-            own = own[1:]
+        if out and own:
+            if own[0].char == out[-1].char and _center(own[0]) - _center(out[-1]) < 2:
+                own = own[1:]
+            gap = [g for g in before + glyphs if g.char.isspace()
+                   and _center(out[-1]) < _center(g) < _center(own[0])] if own else []
+            if gap and not (out[-1].char.isspace() or own[0].char.isspace()):
+                out.append(max(gap, key=lambda g: g.confidence))
         out += own
+        before = glyphs
     return out
 
 
