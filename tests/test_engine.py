@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from conftest import text_page, words_of
 from tool_ocr import engine as engine_module
@@ -167,18 +167,20 @@ def test_specks_are_painted_over_and_full_stops_kept() -> None:
 def test_a_specked_scan_reads_like_a_clean_one(engine: OcrEngine) -> None:
     clean = np.asarray(text_page(LINES, size=36, width=1200, margin=60))
     specked = clean.copy()
-    rng = np.random.default_rng(5)
-    ys, xs = rng.integers(0, clean.shape[0], 400), rng.integers(0, clean.shape[1], 400)
-    specked[ys, xs] = 0
+    ink_rows, ink_cols = np.nonzero(clean < 128)
+    for row in np.unique(ink_rows // 50):  # each line: a speck on the baseline after each word
+        cols = np.unique(ink_cols[ink_rows // 50 == row])
+        ends = cols[np.flatnonzero(np.diff(cols) > 8)]  # the last ink column before a gap
+        specked[ink_rows[ink_rows // 50 == row].max() - 1, np.r_[ends, cols[-1]] + 5] = 0
 
     assert [ln.text for ln in engine.read(specked).lines] == LINES
 
 
 def test_a_comma_at_the_end_of_a_line_is_read(engine: OcrEngine) -> None:
-    lines = ["A corrected copy,", "dated 2 June, is enclosed.", "Thank you for your letter,"]
-    page = np.asarray(text_page(lines, size=30, width=900, margin=50))
+    lines = ["A corrected copy,", "dated 2 June, is enclosed,", "Thank you for your letter,"]
+    soft = text_page(lines, size=30, width=900, margin=50).filter(ImageFilter.GaussianBlur(1.6))
 
-    assert [ln.text for ln in engine.read(page).lines] == lines
+    assert [ln.text for ln in engine.read(np.asarray(soft)).lines] == lines
 
 
 def test_window_seams_fall_in_word_gaps() -> None:
@@ -195,6 +197,29 @@ def test_window_seams_fall_in_word_gaps() -> None:
         assert after.own_from == cut and after.start < cut < before.stop  # shared around it
         assert not any(x0 <= cut < x1 for x0, x1 in words)  # in a gap, not in a word
     assert ppocr.windows(line[:, :, :500], 960, 96) == [ppocr.Window(0, 500, -1.0, float("inf"))]
+
+
+def test_a_space_read_in_the_gap_at_a_seam_is_kept_once() -> None:
+    from tool_ocr.layout import Glyph
+    from tool_ocr.paddle import _join
+
+    def read(*glyphs: tuple[str, int, int]) -> list[Glyph]:
+        return [Glyph(char, start, end, 0.9) for char, start, end in glyphs]
+
+    cut = 8 * 20  # the seam: step 20, in the gap after "bill"
+    left, right = ppocr.Window(0, cut + 40, -1.0, cut), ppocr.Window(cut - 40, 400, cut, 1e9)
+    bill = [("b", 12, 13), ("i", 14, 15), ("l", 16, 17), ("l", 18, 19)]
+    will = [("w", 22, 23), ("i", 24, 25), ("l", 26, 27), ("l", 28, 29)]
+    # the left window reads the space just past the seam; the right one reads the last 'l'
+    # of "bill" again, just past the seam too
+    text = _join([(left, read(*bill, (" ", 20, 22))), (right, read(("l", 19, 21), *will))])
+    assert "".join(g.char for g in text) == "bill will"
+    # the right window reads the space, just before the seam; windows in any order
+    text = _join([(right, read((" ", 19, 20), *will)), (left, read(*bill))])
+    assert "".join(g.char for g in text) == "bill will"
+    # no space read at all: none invented (the words' own evidence decides later)
+    assert "".join(g.char for g in _join([(left, read(*bill)), (right, read(*will))])) == (
+        "billwill")
 
 
 def test_a_line_without_gaps_is_cut_with_overlaps() -> None:
