@@ -139,16 +139,20 @@ def _affine(block: Any, i: int, params: Params,
     mul = block.ops[i]
     if mul.type != "elementwise_mul" or (scale := _scalar_of(mul, params)) is None:
         return None
-    out = _arg(mul, "Out", outputs=True)
-    if len(consumers[out]) != 1:
+    if (j := _only_user(mul, "Out", consumers)) is None:
         return None
-    j = consumers[out][0]
     add = block.ops[j]
     if add.type != "elementwise_add" or (shift := _scalar_of(add, params)) is None:
         return None
     x = _arg(mul, _other(mul, scale))
     return (j, x, _arg(add, "Out", outputs=True), float(params[scale][1].item()),
             float(params[shift][1].item()))
+
+
+def _only_user(op: Any, slot: str, consumers: dict[str, list[int]]) -> int | None:
+    """The index of the one op that reads op's output `slot`, or None."""
+    users = consumers[_arg(op, slot, outputs=True)]
+    return users[0] if len(users) == 1 else None
 
 
 def _scalar_of(op: Any, params: Params) -> str | None:
@@ -175,15 +179,12 @@ def _conv_with_bias(block: Any, index: int | None, params: Params, producer: dic
     if op.type == "elementwise_add":  # a bias add: look back to its convolution
         found = _conv_with_bias(block, producer.get(_arg(op, "X")), params, producer, consumers)
         return found if found is not None and found[1] == index else None
-    if op.type not in _CONVS:
+    if op.type not in _CONVS or (add_index := _only_user(op, "Output", consumers)) is None:
         return None
-    out = _arg(op, "Output", outputs=True)
-    if len(consumers[out]) != 1:
-        return None
-    add_index = consumers[out][0]
     add = block.ops[add_index]
     axis = next((a.i for a in add.attrs if a.name == "axis"), -1)
-    if add.type != "elementwise_add" or _arg(add, "X") != out or axis != 1:
+    if add.type != "elementwise_add" or _arg(add, "X") != _arg(op, "Output", outputs=True) or (
+            axis != 1):
         return None
     bias, weight = _arg(add, "Y"), _arg(op, "Filter")
     if bias not in params or params[bias][1].shape != (params[weight][1].shape[0],):
