@@ -164,6 +164,19 @@ def test_specks_are_painted_over_and_full_stops_kept() -> None:
     assert ppocr.despeckle(clean) is clean  # nothing to do: no copy
 
 
+def test_despeckling_in_bands_sees_across_their_edges(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ppocr, "SPECK_BAND", 32)
+    page = np.full((100, 60, 3), 240, np.uint8)
+    page[31:33, 10] = 20  # a 2-pixel speck across the first band's edge
+    page[24:40, 30:33] = 20  # a stroke across it
+    page[63, 50] = 20  # a speck on the second band's last row
+
+    clean = ppocr.despeckle(page)
+
+    assert (clean[31:33, 10] == 240).all() and (clean[63, 50] == 240).all()
+    assert (clean[24:40, 30:33] == 20).all()
+
+
 def test_a_specked_scan_reads_like_a_clean_one(engine: OcrEngine) -> None:
     clean = np.asarray(text_page(LINES, size=36, width=1200, margin=60))
     specked = clean.copy()
