@@ -3,7 +3,7 @@
 `python -m bench.worker` loads the engine the pipeline's settings select, answers
 `{"ready", "engine", "load_seconds"}`, then serves one JSON request per stdin line:
 - `{"read": {"name", "path", "dpi"}}`: the page read the pipeline's way (`tasks.ocr.recognize`
-  on a `Page`: `load_raster`, the engine, `reading_order`) -> `{"name", "text", "seconds"}`;
+  on a `Page`: `load_raster`, the engine) -> `{"name", "text", "seconds"}`;
 - `{"soak": N, "pages": [...]}`: N pages cycling through `pages` -> `{"progress": [page, rss]}`
   every 50 pages, then `{"samples": [...], "every": k}`.
 On end of input it answers `{"peak_rss_mib"}` and exits. Replies go to the original stdout;

@@ -15,7 +15,6 @@ from PIL import Image
 from tasks.files import pil_errors
 from tasks.tracking import step
 from tool_ocr.engine import EngineConfig, OcrEngine, engine_info, get_engine
-from tool_ocr.layout import reading_order
 from tool_ocr.models import EngineInfo, Line, Page, Source, Word
 from tool_ocr.settings import Settings
 
@@ -57,9 +56,9 @@ def recognize(page: Page, engine: OcrEngine) -> Page:
     reading = engine.read(raster)
     if reading.rotation:
         page = upright(page, raster, reading.rotation, dpi)
-    scale = 72.0 / dpi
-    lines = reading_order([scale_line(line, scale) for line in reading.lines])
-    return dataclasses.replace(page, lines=tuple(lines), seconds=time.perf_counter() - started)
+    scale = 72.0 / dpi  # the engine's reading order holds at any scale
+    lines = tuple(scale_line(line, scale) for line in reading.lines)
+    return dataclasses.replace(page, lines=lines, seconds=time.perf_counter() - started)
 
 
 def upright(page: Page, raster: np.ndarray, rotation: int, dpi: float) -> Page:

@@ -132,7 +132,7 @@ class PaddleEngine:
 
     def read(self, image: np.ndarray) -> Reading:
         """The page's lines (pixel boxes of the upright raster) and the rotation applied."""
-        bgr = ppocr.despeckle(_to_bgr(image))
+        bgr = ppocr.despeckle(ppocr.to_bgr(image))
         try:
             with self._lock:
                 quads = self._detect(bgr)
@@ -161,6 +161,12 @@ class PaddleEngine:
         net.run()
         return np.asarray(net.get_output_handle(net.get_output_names()[0]).copy_to_cpu())
 
+    def _read(self, parts: list[np.ndarray]) -> np.ndarray:
+        """Recogniser probabilities for up to REC_BATCH line images (one batch of REC_BATCH
+        rows, as wide as the widest rounded up to WIDTH_STEP)."""
+        width = -(-max(p.shape[2] for p in parts) // WIDTH_STEP) * WIDTH_STEP
+        return self._run("rec", ppocr.rec_batch(parts, width, REC_BATCH))
+
     def _detect(self, bgr: np.ndarray) -> list[ppocr.Quad]:
         prob = self._run("det", ppocr.det_input(bgr, DET_LIMIT))[0, 0]
         return ppocr.db_quads(prob, bgr.shape[:2])
@@ -188,8 +194,7 @@ class PaddleEngine:
     def _sureness(self, crops: list[np.ndarray]) -> float:
         """Mean peak probability of the non-blank steps the recogniser reads in `crops`."""
         parts = [ppocr.rec_image(c)[:, :, :REC_WINDOW] for c in crops]
-        width = -(-max(p.shape[2] for p in parts) // WIDTH_STEP) * WIDTH_STEP
-        probs = self._run("rec", ppocr.rec_batch(parts, width, REC_BATCH))[:len(parts)]
+        probs = self._read(parts)[:len(parts)]
         best = probs.argmax(2)
         return float(probs.max(2)[best > 0].mean()) if (best > 0).any() else 0.0
 
@@ -203,9 +208,7 @@ class PaddleEngine:
         found: list[list[tuple[ppocr.Window, list[Glyph]]]] = [[] for _ in quads]
         for first in range(0, len(pieces), REC_BATCH):
             chunk = pieces[first:first + REC_BATCH]
-            parts = [images[i][:, :, w.start:w.stop] for i, w in chunk]
-            width = -(-max(p.shape[2] for p in parts) // WIDTH_STEP) * WIDTH_STEP
-            probs = self._run("rec", ppocr.rec_batch(parts, width, REC_BATCH))
+            probs = self._read([images[i][:, :, w.start:w.stop] for i, w in chunk])
             for (i, window), out in zip(chunk, probs, strict=False):
                 found[i].append((window, ctc_glyphs(
                     out, self._chars, -(-(window.stop - window.start) // _STEP),
@@ -275,12 +278,6 @@ def _bounds(points: np.ndarray) -> Box:
 
 def _length(quad: ppocr.Quad) -> float:
     return float(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[0] - quad[3])))
-
-
-def _to_bgr(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return np.ascontiguousarray(np.repeat(image[:, :, None], 3, axis=2))
-    return np.ascontiguousarray(image[:, :, 2::-1])
 
 
 def engine_info(config: EngineConfig) -> EngineInfo:

@@ -14,8 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from tool_ocr import ppocr
 from tool_ocr.engine import EngineConfig, Reading
 from tool_ocr.errors import EngineError, ModelError
+from tool_ocr.layout import reading_order
 from tool_ocr.models import Line
 
 log = logging.getLogger(__name__)
@@ -49,9 +51,9 @@ class PaddleOcrPipeline:
         log.info("OCR engine ready: %s %s %s", self.info.name, self.info.version, self.info.models)
 
     def read(self, image: np.ndarray) -> Reading:
-        """Lines with pixel boxes of `image` as given (this pipeline does not turn pages)."""
-        bgr = np.ascontiguousarray(np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2
-                                   else image[:, :, 2::-1])
+        """Lines in reading order with pixel boxes of `image` as given (this pipeline does not
+        turn pages)."""
+        bgr = ppocr.to_bgr(image)
         try:
             with self._lock:
                 result = next(iter(self._ocr.predict(bgr)))
@@ -59,7 +61,7 @@ class PaddleOcrPipeline:
             raise EngineError(f"out of memory during OCR of a {image.shape} page") from exc
         except Exception as exc:
             raise EngineError(f"PaddleOCR failed: {type(exc).__name__}: {exc}") from exc
-        return Reading(_lines(result), 0)
+        return Reading(reading_order(_lines(result)), 0)
 
 
 def _lines(result: Any) -> list[Line]:

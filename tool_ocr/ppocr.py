@@ -37,6 +37,13 @@ _MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
 _STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
 
 
+def to_bgr(image: np.ndarray) -> np.ndarray:
+    """A gray or RGB page raster as contiguous BGR, as OpenCV and the models take it."""
+    if image.ndim == 2:
+        return np.ascontiguousarray(np.repeat(image[:, :, None], 3, axis=2))
+    return np.ascontiguousarray(image[:, :, 2::-1])
+
+
 def despeckle(bgr: np.ndarray, largest: int = SPECK_PIXELS) -> np.ndarray:
     """`bgr` with isolated dark specks of at most `largest` pixels painted over with the
     paper colour. Scanner and fax noise is read as full stops otherwise ("the." for "the"); a
