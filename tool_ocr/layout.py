@@ -52,6 +52,9 @@ class Glyph:
     previous glyph and this one (None when unknown: the gap's width alone then decides).
     `other` is, for an ASCII digit, the likeliest ASCII letter at the glyph's peak (for a
     letter, the likeliest digit) and `other_p` its probability: '0' or 'O' in "0ctober".
+    `mark` is the highest probability given to a full stop, comma, colon or semicolon in the
+    steps since the previous glyph and in this one's own (`tool_ocr.marks` puts back a dropped
+    one).
     """
 
     char: str
@@ -61,6 +64,7 @@ class Glyph:
     space: float | None = None
     other: str = ""
     other_p: float = 0.0
+    mark: float = 0.0
 
 
 def ctc_glyphs(probs: np.ndarray, classes: Sequence[str], steps: int | None = None,
@@ -77,28 +81,31 @@ def ctc_glyphs(probs: np.ndarray, classes: Sequence[str], steps: int | None = No
         return []
     best, top = probs.argmax(axis=1), probs.max(axis=1)
     bounds = np.flatnonzero(np.diff(best)) + 1
-    space_col, kinds = _columns_of(tuple(classes))
+    space_col, kinds, marks = _columns_of(tuple(classes))
     glyphs: list[Glyph] = []
     for start, end in zip(np.r_[0, bounds], np.r_[bounds, len(best)], strict=True):
         if best[start] == 0:
             continue
         space = None
+        after = glyphs[-1].end - offset if glyphs else 0
         if space_col is not None and glyphs:
-            after = glyphs[-1].end - offset
             space = float(probs[after:max(start, after + 1), space_col].max())
+        mark = float(probs[after:end, marks].max()) if len(marks) else 0.0
         char, peak = classes[best[start]], start + int(top[start:end].argmax())
         other, other_p = "", 0.0
         if (columns := kinds.get(char)) is not None:  # the other kind's likeliest
             col = columns[int(probs[peak, columns].argmax())]
             other, other_p = classes[col], float(probs[peak, col])
         glyphs.append(Glyph(char, int(start) + offset, int(end) + offset, float(top[peak]),
-                            space, other, other_p))
+                            space, other, other_p, mark))
     return glyphs
 
 
 @functools.lru_cache(maxsize=4)
-def _columns_of(classes: tuple[str, ...]) -> tuple[int | None, dict[str, np.ndarray]]:
-    """The space class's column, and per ASCII letter or digit the other kind's columns."""
+def _columns_of(classes: tuple[str, ...]) -> tuple[int | None, dict[str, np.ndarray],
+                                                  np.ndarray]:
+    """The space class's column, per ASCII letter or digit the other kind's columns, and the
+    columns of . , : ;"""
     column = {c: i for i, c in enumerate(classes)}
     letters = np.array([column[c] for c in string.ascii_letters if c in column], int)
     digits = np.array([column[c] for c in string.digits if c in column], int)
@@ -106,7 +113,8 @@ def _columns_of(classes: tuple[str, ...]) -> tuple[int | None, dict[str, np.ndar
              for c in string.ascii_letters + string.digits if c in column}
     if not (len(letters) and len(digits)):
         kinds = {}
-    return column.get(" "), kinds
+    marks = np.array([column[c] for c in ".,:;" if c in column], int)
+    return column.get(" "), kinds, marks
 
 
 def is_cjk(char: str) -> bool:

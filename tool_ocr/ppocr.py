@@ -92,14 +92,19 @@ def det_input(bgr: np.ndarray, limit: int) -> np.ndarray:
 
 def db_quads(prob: np.ndarray, shape: tuple[int, int], thresh: float = 0.3,
              box_thresh: float = 0.6, unclip: float = 1.5) -> list[Quad]:
-    """Text quads in page pixels from the DB probability map (H' x W') of a page `shape`."""
+    """Text quads in page pixels from the DB probability map (H' x W') of a page `shape`.
+
+    A region's score is the mean probability inside its own contour (PaddleOCR's "slow" mode),
+    not inside its bounding rectangle: the rectangle of a thin, slightly skewed line holds
+    much background, and whole lines of a skewed 300 dpi page scored 0.59 (dropped) where
+    their contours scored 0.84."""
     mask = cv2.dilate((prob > thresh).astype(np.uint8), np.ones((2, 2), np.uint8))
     contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     scale = np.array([shape[1] / prob.shape[1], shape[0] / prob.shape[0]], np.float32)
     quads = []
     for contour in contours[:1000]:
         box, side = _min_box(contour)
-        if side < 3 or _mean_score(prob, box) < box_thresh:
+        if side < 3 or _mean_score(prob, contour.reshape(-1, 2)) < box_thresh:
             continue
         box, side = _min_box(_unclip(box, unclip))
         if side >= 5:
