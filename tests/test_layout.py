@@ -128,9 +128,19 @@ def kinds(text: str, sure: dict[int, tuple[str, float]] | None = None) -> str:
 def test_a_stray_digit_or_letter_takes_the_kind_of_its_word() -> None:
     assert kinds("0ctober") == "October" and kinds("sh0p") == "shop"
     assert kinds("2l") == "21" and kinds("l1%") == "11%" and kinds("1O5") == "105"
+    assert kinds("ll%") == "11%" and kinds("$lO") == "$10"  # every letter a look-alike
     assert kinds("1ate", {0: ("l", 0.3)}) == "late"  # the recogniser's fair second choice
     for code in ("A4", "MP3", "12A", "1st", "1am", "B2B", "1l", "10am", "4.2", "2024"):
         assert kinds(code) == code
+
+
+def test_a_lone_8_between_words_is_an_ampersand_when_the_recogniser_allows_it() -> None:
+    fair, faint = {7: ("&", 0.29)}, {7: ("&", 0.02)}
+    assert kinds("Barnes 8 Sons", fair) == "Barnes & Sons"
+    assert kinds("Barnes 8 Sons", faint) == "Barnes 8 Sons"
+    assert kinds("page 8 of 9", {5: ("&", 0.29)}) == "page & of 9"
+    assert kinds("page 8", {5: ("&", 0.29)}) == "page 8"  # last word: no word after it
+    assert kinds("12 8 14", {3: ("&", 0.29)}) == "12 8 14"
 
 
 def test_word_spans_and_confidence_is_the_least_certain_character() -> None:

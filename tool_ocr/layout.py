@@ -50,8 +50,9 @@ class Glyph:
 
     `space` is the highest probability the recogniser gave to a space in the steps between the
     previous glyph and this one (None when unknown: the gap's width alone then decides).
-    `other` is, for an ASCII digit, the likeliest ASCII letter at the glyph's peak (for a
-    letter, the likeliest digit) and `other_p` its probability: '0' or 'O' in "0ctober".
+    `other` is, for an ASCII digit, the likeliest ASCII letter or '&' at the glyph's peak (for
+    a letter, the likeliest digit) and `other_p` its probability: '0' or 'O' in "0ctober", '8'
+    or '&' in "Barnes & Sons".
     `mark` is the highest probability given to a full stop, comma, colon or semicolon in the
     steps since the previous glyph and in this one's own (`tool_ocr.marks` puts back a dropped
     one).
@@ -89,7 +90,10 @@ def ctc_glyphs(probs: np.ndarray, classes: Sequence[str], steps: int | None = No
         space = None
         after = glyphs[-1].end - offset if glyphs else 0
         if space_col is not None and glyphs:
-            space = float(probs[after:max(start, after + 1), space_col].max())
+            # blank steps between the two, else both glyphs' edge steps ("will|therefore" at
+            # one step a character: the space had 17 % inside the 'l')
+            gap = slice(after, start) if start > after else slice(after - 1, after + 1)
+            space = float(probs[gap, space_col].max())
         mark = float(probs[after:end, marks].max()) if len(marks) else 0.0
         char, peak = classes[best[start]], start + int(top[start:end].argmax())
         other, other_p = "", 0.0
@@ -104,10 +108,10 @@ def ctc_glyphs(probs: np.ndarray, classes: Sequence[str], steps: int | None = No
 @functools.lru_cache(maxsize=4)
 def _columns_of(classes: tuple[str, ...]) -> tuple[int | None, dict[str, np.ndarray],
                                                   np.ndarray]:
-    """The space class's column, per ASCII letter or digit the other kind's columns, and the
-    columns of . , : ;"""
+    """The space class's column, per ASCII letter or digit the other kind's columns ('&'
+    among the letters: it stands for a word), and the columns of . , : ;"""
     column = {c: i for i, c in enumerate(classes)}
-    letters = np.array([column[c] for c in string.ascii_letters if c in column], int)
+    letters = np.array([column[c] for c in string.ascii_letters + "&" if c in column], int)
     digits = np.array([column[c] for c in string.digits if c in column], int)
     kinds = {c: letters if c in string.digits else digits
              for c in string.ascii_letters + string.digits if c in column}
@@ -150,8 +154,22 @@ def group_words(glyphs: Sequence[Glyph]) -> list[tuple[str, int, int, float]]:
         if word and not glue[i] and _is_space(word[-2:], glyph, pitch, threshold):
             words.append([])
         words[-1].append(glyph)
+    words = [word for word in words if word]
+    for i in range(1, len(words) - 1):
+        words[i] = _ampersand(words[i - 1], words[i], words[i + 1])
     return [("".join(g.char for g in _one_kind(word)), word[0].start, word[-1].end,
-             min(g.confidence for g in word)) for word in words if word]
+             min(g.confidence for g in word)) for word in words]
+
+
+def _ampersand(before: list[Glyph], word: list[Glyph], after: list[Glyph]) -> list[Glyph]:
+    """A lone '8' between two words of letters is '&' when the recogniser gave '&' a fair
+    chance (at least _SWAP): in small type it reads "Barnes & Sons" as "Barnes 8 Sons"."""
+    (glyph, *rest) = word
+    if rest or glyph.char != "8" or glyph.other != "&" or glyph.other_p < _SWAP:
+        return word
+    if not (before[-1].char.isalpha() and after[0].char.isalpha()):
+        return word
+    return [replace(glyph, char="&")]
 
 
 def _thousands(glyphs: Sequence[Glyph], i: int) -> bool:
@@ -174,6 +192,8 @@ def _one_kind(word: list[Glyph]) -> list[Glyph]:
     digits = [g for g in alnum if g.char.isdigit()]
     letters = [g for g in alnum if not g.char.isdigit()]
     numeric = len(digits) > len(letters) or any(_plain(g.char) in _NUMERIC for g in word)
+    if numeric and letters and all(_TO_DIGIT.get(g.char) == g.other for g in letters):
+        return [replace(g, char=g.other) if g in letters else g for g in word]  # "ll%"
     if len(letters) == 1 and (numeric or len(digits) == 1):
         # a look-alike letter in a number ("l1%", "1O5") or beside a plain digit ("2l", not "1l")
         (letter,) = letters
