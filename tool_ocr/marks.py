@@ -73,9 +73,9 @@ def find_marks(image: np.ndarray) -> tuple[list[Blob], list[Mark]]:
     """All ink blobs of a 3 x 48 x W recogniser line image, and the marks among them.
 
     The baseline is the row where most letters end (descenders end lower, each its own way),
-    the x-height what most letters sitting on it reach (their median height): ascenders, capitals and descenders are
-    fewer in prose. A mark is a small blob on the baseline, not one at x-height (an i's dot,
-    a quote) or flat (a hyphen, an underscore)."""
+    the x-height what most letters sitting on it reach (their median height: ascenders and
+    capitals are fewer in prose). A mark is a small blob on the baseline, not one at x-height
+    (an i's dot, a quote) or flat (a hyphen, an underscore)."""
     gray = image.mean(axis=0)
     ink = (np.abs(gray - np.median(gray)) > 0.5).astype(np.uint8)
     _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)

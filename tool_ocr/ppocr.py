@@ -109,7 +109,47 @@ def db_quads(prob: np.ndarray, shape: tuple[int, int], thresh: float = 0.3,
         box, side = _min_box(_unclip(box, unclip))
         if side >= 5:
             quads.append(np.clip(box * scale, 0, [shape[1] - 1, shape[0] - 1]))
-    return quads
+    return _joined(quads)
+
+
+def _joined(quads: list[Quad]) -> list[Quad]:
+    """`quads` with any two pieces of one line that overlap made one. Grown by the unclip
+    ratio, the two parts of a line split at a wide gap ("Apples   Braeburn" on a receipt) can
+    overlap, and the letters in both crops were read twice ("Apples" and "s Braeburn")."""
+    out = list(quads)
+    while len(out) > 1:
+        low, high = np.array([q.min(0) for q in out]), np.array([q.max(0) for q in out])
+        meet = ((low[:, None] < high[None]) & (low[None] < high[:, None])).all(axis=2)
+        group = list(range(len(out)))  # union-find over the pieces that join
+        for i, j in zip(*np.nonzero(np.triu(meet, 1)), strict=True):
+            if _same_line(out[i], out[j]):
+                group[_root(group, j)] = _root(group, i)
+        roots = [_root(group, i) for i in range(len(out))]
+        if len(set(roots)) == len(out):
+            break
+        out = [_min_box(np.vstack([q for q, r in zip(out, roots, strict=True) if r == root]))[0]
+               for root in dict.fromkeys(roots)]
+    return out
+
+
+def _root(group: list[int], i: int) -> int:
+    while group[i] != i:
+        i = group[i]
+    return i
+
+
+def _same_line(a: Quad, b: Quad) -> bool:
+    """Whether b lies along a's line (centres less than half a line height apart across it)
+    and the two overlap along it. Lines read top to bottom (tall quads) are left alone."""
+    if is_tall(a) or is_tall(b):
+        return False
+    along = (a[1] - a[0]) / max(float(np.linalg.norm(a[1] - a[0])), 1e-6)
+    across = np.array([-along[1], along[0]])
+    height = min(abs(float((q[3] - q[0]) @ across)) for q in (a, b))
+    if abs(float((a.mean(0) - b.mean(0)) @ across)) > height / 2:
+        return False
+    (a0, a1), (b0, b1) = ((float(p.min()), float(p.max())) for p in (a @ along, b @ along))
+    return a0 < b1 and b0 < a1
 
 
 def _min_box(points: np.ndarray) -> tuple[Quad, float]:
