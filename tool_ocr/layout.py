@@ -32,6 +32,13 @@ _SPACE_LOG10 = -2.0  # split where the recogniser gives a space 1 % between two 
 _SPACED_LOG10, _SPACED = -1.0, 10
 _PITCH_WEIGHT = 0.5  # ... less when they stand further apart than the line's usual pitch
 _GEOMETRY_ONLY = 0.6  # without space probabilities: split 60 % above the usual pitch
+# ... more where the ink shows a wider blank gap than the line's usual one, less where it
+# shows a narrower one: decades of evidence per x-height beyond _INK_MARGIN, at most _INK_CAP.
+# Bench lines (170,000 character pairs): the gap less the line's median was at most 0.18
+# x-heights inside 99 % of words, and at least 0.21 at 99 % of spaces; no space had no gap.
+_INK_WEIGHT, _INK_MARGIN, _INK_CAP = 4.0, 0.2, 2.0
+_INK_SPAN = 2  # steps between two glyphs' centres for a narrow gap to count against a space
+_NARROW = set("1lIij|!.,:;'")  # characters whose advance is much wider than their ink
 _BONUS = {"after_comma": 1.5, "after_stop": 0.7, "digits": -1.0, "after_apostrophe": -0.7,
           "in_number": -2.5, "kind_change": 0.5}
 _SWAP = 0.1  # a digit among letters (or a letter among digits) becomes the recogniser's
@@ -54,8 +61,9 @@ class Glyph:
     a letter, the likeliest digit) and `other_p` its probability: '0' or 'O' in "0ctober", '8'
     or '&' in "Barnes & Sons".
     `mark` is the highest probability given to a full stop, comma, colon or semicolon in the
-    steps since the previous glyph and in this one's own (`tool_ocr.marks` puts back a dropped
-    one).
+    steps since the previous glyph and in this one's own (`tool_ocr.ink` puts back a dropped
+    one). `gap` is the widest run of blank image columns between the previous glyph (not a
+    space) and this one, in x-heights, when the line's ink was measured.
     """
 
     char: str
@@ -66,6 +74,7 @@ class Glyph:
     other: str = ""
     other_p: float = 0.0
     mark: float = 0.0
+    gap: float | None = None
 
 
 def ctc_glyphs(probs: np.ndarray, classes: Sequence[str], steps: int | None = None,
@@ -141,7 +150,7 @@ def group_words(glyphs: Sequence[Glyph]) -> list[tuple[str, int, int, float]]:
     certain character, and a mean would hide one doubtful letter in a long word. The line's text
     is the words joined by single spaces (a CJK run is one word: no space is ever put in it).
     """
-    glue, pitch = _glue(glyphs), _usual_pitch(glyphs)
+    glue, pitch, gap = _glue(glyphs), _usual_pitch(glyphs), _usual_gap(glyphs)
     spaces = sum(g.char.isspace() for g in glyphs)
     threshold = _SPACED_LOG10 if spaces * _SPACED >= len(glyphs) - spaces else _SPACE_LOG10
     words: list[list[Glyph]] = [[]]
@@ -151,7 +160,7 @@ def group_words(glyphs: Sequence[Glyph]) -> list[tuple[str, int, int, float]]:
                 words.append([])
             continue
         word = words[-1]
-        if word and not glue[i] and _is_space(word[-2:], glyph, pitch, threshold):
+        if word and not glue[i] and _is_space(word[-2:], glyph, pitch, gap, threshold):
             words.append([])
         words[-1].append(glyph)
     words = [word for word in words if word]
@@ -241,15 +250,29 @@ def _usual_pitch(glyphs: Sequence[Glyph]) -> float:
     return max(statistics.median(pitches), 1e-6) if pitches else 1.0
 
 
-def _is_space(before: Sequence[Glyph], right: Glyph, pitch: float, threshold: float) -> bool:
+def _usual_gap(glyphs: Sequence[Glyph]) -> float | None:
+    """Median blank gap before this line's glyphs, in x-heights (None: its ink unmeasured)."""
+    gaps = [g.gap for g in glyphs if g.gap is not None]
+    return statistics.median(gaps) if gaps else None
+
+
+def _is_space(before: Sequence[Glyph], right: Glyph, pitch: float, gap: float | None,
+              threshold: float) -> bool:
     """True when a space was dropped between the last of `before` (the word so far's last one
     or two characters) and `right`: when the evidence, in decades of probability, exceeds
-    `threshold` (`pitch`: the line's usual one)."""
+    `threshold` (`pitch` and `gap`: the line's usual ones)."""
     left = before[-1]
     excess = (_center(right) - _center(left)) / pitch - 1
     if right.space is None:
         return excess > _GEOMETRY_ONLY
     evidence = math.log10(max(right.space, 1e-6)) + _PITCH_WEIGHT * excess
+    if right.gap is not None and gap is not None:
+        ink = _INK_WEIGHT * (right.gap - gap - _INK_MARGIN)
+        if ink > 0 and (_plain(left.char) in _NARROW or _plain(right.char) in _NARROW):
+            ink = 0.0  # in fixed-width digits and fonts, ink leaves a wide gap around a '1'
+        if ink < 0 and _center(right) - _center(left) < _INK_SPAN:
+            ink = 0.0  # glyphs a step apart: their ink may lie beyond the columns looked at
+        evidence += max(-_INK_CAP, min(ink, _INK_CAP))
     chars = "".join(_plain(g.char) for g in before)
     return evidence + _bonus(chars, _plain(right.char)) > threshold
 

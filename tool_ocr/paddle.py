@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tool_ocr import marks, ppocr
+from tool_ocr import ink, ppocr
 from tool_ocr.engine import EngineConfig, Reading
 from tool_ocr.errors import EngineError, ModelError
 from tool_ocr.layout import Glyph, ctc_glyphs, group_words, reading_order
@@ -213,7 +213,7 @@ class PaddleEngine:
                 found[i].append((window, ctc_glyphs(
                     out, self._chars, -(-(window.stop - window.start) // _STEP),
                     window.start // _STEP)))
-        lines = (self._line(marks.checked(_join(f), images[i]), q, r, images[i].shape[2])
+        lines = (self._line(ink.checked(_join(f), images[i]), q, r, images[i].shape[2])
                  for i, (f, q, r) in enumerate(zip(found, quads, reads, strict=True)))
         return reading_order([line for line in lines if line is not None])
 

@@ -1,12 +1,13 @@
-"""Full stops, commas, colons and semicolons checked against the line image.
+"""What a line's ink says where the recogniser is unsure: punctuation marks and word gaps.
 
-PP-OCRv4's recogniser reads these small marks poorly on small or degraded type: a comma on
-the baseline read as a full stop, a semicolon as a colon, and a mark it gives only 5-40 %
+PP-OCRv4's recogniser reads small marks poorly on small or degraded type: a comma on the
+baseline read as a full stop, a semicolon as a colon, and a mark it gives only 5-40 %
 dropped for the space after it ("Friday, 14" read "Friday 14"). Their shapes are simple and
 their places fixed, so the line image decides: a mark is a small blob on the baseline (a
-full stop), one that reaches below it (a comma), or either with a dot above at x-height (a
-colon or a semicolon). Measured on the line as the recogniser sees it (48 px high), with its
-x-height and baseline taken from the rows where most ink lies.
+full stop), one that reaches below it (a comma), or either with a dot above (a colon or a
+semicolon). The ink also measures the blank columns between two characters, which
+`tool_ocr.layout` weighs when it restores spaces. All on the line as the recogniser sees it
+(48 px high), with the line's baseline and x-height taken from its letters.
 """
 
 from __future__ import annotations
@@ -69,8 +70,28 @@ class Mark:
         return (";" if self.tail else ":") if self.dotted else ("," if self.tail else ".")
 
 
-def find_marks(image: np.ndarray) -> tuple[list[Blob], list[Mark]]:
-    """All ink blobs of a 3 x 48 x W recogniser line image, and the marks among them.
+@dataclass(frozen=True)
+class LineInk:
+    """A line image's ink: its blobs, the marks among them, its x-height (px) and, per
+    column, whether it holds no ink."""
+
+    blobs: list[Blob]
+    marks: list[Mark]
+    x_height: float
+    blank: np.ndarray
+
+    def widest_gap(self, low: float, high: float) -> float:
+        """The widest run of blank columns between columns low and high, in x-heights."""
+        lo, hi = max(int(low), 0), min(int(high), len(self.blank))
+        if hi <= lo:
+            return 0.0
+        edges = np.flatnonzero(np.diff(np.r_[0, self.blank[lo:hi], 0]))
+        return float((edges[1::2] - edges[::2]).max(initial=0)) / self.x_height
+
+
+def measure(image: np.ndarray) -> LineInk | None:
+    """The ink of a 3 x 48 x W recogniser line image; None when it holds no measurable
+    letters (fewer than three, or an x-height under MIN_X_HEIGHT).
 
     The baseline is the row where most letters end (descenders end lower, each its own way),
     the x-height what most letters sitting on it reach (their median height: ascenders and
@@ -82,13 +103,13 @@ def find_marks(image: np.ndarray) -> tuple[list[Blob], list[Mark]]:
     blobs = [Blob(*(int(v) for v in row[:4])) for row in stats[1:]]
     letters = [b for b in blobs if b.height >= 0.15 * image.shape[1]]
     if len(letters) < 3:
-        return blobs, []
+        return None
     bottoms = np.array([b.bottom for b in letters])
     rows = np.arange(bottoms.min(), bottoms.max() + 1)
     base = float(rows[np.argmax([(np.abs(bottoms - r) <= 1).sum() for r in rows])])
     x_height = float(np.median([b.height for b in letters if abs(b.bottom - base) <= 1]))
     if x_height < MIN_X_HEIGHT:
-        return blobs, []
+        return None
     small = [b for b in blobs if b.width <= 0.6 * x_height and b.height <= 0.9 * x_height]
     marks = []
     for b in small:
@@ -102,17 +123,21 @@ def find_marks(image: np.ndarray) -> tuple[list[Blob], list[Mark]]:
         dotted = any(d.bottom < b.top and d.top >= base - 1.3 * x_height
                      and abs(d.center - b.center) <= max(d.width, b.width) for d in small)
         marks.append(Mark(b, tail, dotted))
-    return blobs, marks
+    return LineInk(blobs, marks, x_height, ~ink.any(axis=0))
 
 
 def checked(glyphs: Sequence[Glyph], image: np.ndarray) -> list[Glyph]:
-    """`glyphs` of the line `image` with their full stops, commas, colons and semicolons as
-    the ink shows them. A mark read with less than RECONSIDER confidence takes the shape of
-    its ink (comma or full stop, semicolon or colon: the recogniser does not confuse dots
-    with colons), or goes if it has no ink at all (noise read as a full stop); the same ink
-    is read once. A mark the recogniser gave at least MIN_EVIDENCE between a letter or digit
-    and the next character, but wrote as a blank or space, is put back when its ink is there."""
-    blobs, marks = find_marks(image)
+    """`glyphs` of the line `image` with their marks as its ink shows them, and each glyph's
+    `gap`: the widest blank run between it and the glyph before (spaces aside).
+
+    A mark read with less than RECONSIDER confidence takes the shape of its ink (comma or full
+    stop, semicolon or colon: the recogniser does not confuse dots with colons), or goes if it
+    has no ink at all (noise read as a full stop); the same ink is read once. A mark the
+    recogniser gave at least MIN_EVIDENCE between a letter or digit and the next character,
+    but wrote as a blank or a space, is put back when its ink is there."""
+    ink = measure(image)
+    if ink is None:
+        return list(glyphs)
     out: list[Glyph] = []
     last = -1  # index in `out` of the last glyph that is not a space
     evidence = 0.0  # the recogniser's best mark probability since then
@@ -123,23 +148,23 @@ def checked(glyphs: Sequence[Glyph], image: np.ndarray) -> list[Glyph]:
         if glyph.char.isspace():
             out.append(glyph)
             continue
-        if char in MARKS:
-            if glyph.confidence >= RECONSIDER:
-                out.append(glyph)
-                last, evidence, used = len(out) - 1, 0.0, None
-                continue
+        if char in MARKS and glyph.confidence < RECONSIDER:
             low, high = (glyph.start - _REACH) * STEP, (glyph.end + _REACH) * STEP
-            mark = _nearest(marks, low, high)
+            mark = _nearest(ink.marks, low, high)
             if (mark is not None and mark is used) or not any(
-                    low <= b.center <= high for b in blobs):
+                    low <= b.center <= high for b in ink.blobs):
                 continue  # read twice, or no ink at all
             if mark is not None and mark.tail is not None:
                 glyph = replace(glyph, char=_PAIRS[char][mark.tail])
         elif (last >= 0 and out[last].char.isalnum() and glyph.char.isalnum()
               and evidence >= MIN_EVIDENCE and (put := _nearest(
-                  marks, _center(out[last]) * STEP, _center(glyph) * STEP)) and put.char()):
+                  ink.marks, _center(out[last]) * STEP, _center(glyph) * STEP)) and put.char()):
             step = int(put.blob.center // STEP)
             out.insert(last + 1, Glyph(str(put.char()), step, step + 1, evidence))
+            last += 1
+        if last >= 0:
+            gap = ink.widest_gap(_center(out[last]) * STEP, _center(glyph) * STEP)
+            glyph = replace(glyph, gap=gap)
         out.append(glyph)
         last, evidence, used = len(out) - 1, 0.0, mark
     return out
