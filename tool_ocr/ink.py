@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from tool_ocr import ppocr
 from tool_ocr.layout import Glyph
 
 MARKS = ".,:;"
@@ -80,13 +81,15 @@ class LineInk:
     x_height: float
     blank: np.ndarray
 
-    def widest_gap(self, low: float, high: float) -> float:
-        """The widest run of blank columns between columns low and high, in x-heights."""
-        lo, hi = max(int(low), 0), min(int(high), len(self.blank))
-        if hi <= lo:
-            return 0.0
-        edges = np.flatnonzero(np.diff(np.r_[0, self.blank[lo:hi], 0]))
-        return float((edges[1::2] - edges[::2]).max(initial=0)) / self.x_height
+    def widest_gaps(self, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        """Per pair of columns low[i]..high[i], the widest run of blank columns between them,
+        in x-heights."""
+        edges = np.flatnonzero(np.diff(np.r_[0, self.blank.astype(np.int8), 0]))
+        starts, stops = edges[::2], edges[1::2]  # blank runs
+        if not len(starts) or not len(low):
+            return np.zeros(len(low))
+        inside = (np.minimum(stops, high[:, None]) - np.maximum(starts, low[:, None]))
+        return inside.clip(0).max(axis=1) / self.x_height
 
 
 def measure(image: np.ndarray) -> LineInk | None:
@@ -97,8 +100,7 @@ def measure(image: np.ndarray) -> LineInk | None:
     the x-height what most letters sitting on it reach (their median height: ascenders and
     capitals are fewer in prose). A mark is a small blob on the baseline, not one at x-height
     (an i's dot, a quote) or flat (a hyphen, an underscore)."""
-    gray = image.mean(axis=0)
-    ink = (np.abs(gray - np.median(gray)) > 0.5).astype(np.uint8)
+    ink = ppocr.ink_mask(image).astype(np.uint8)
     _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     blobs = [Blob(*(int(v) for v in row[:4])) for row in stats[1:]]
     letters = [b for b in blobs if b.height >= 0.15 * image.shape[1]]
@@ -162,11 +164,19 @@ def checked(glyphs: Sequence[Glyph], image: np.ndarray) -> list[Glyph]:
             step = int(put.blob.center // STEP)
             out.insert(last + 1, Glyph(str(put.char()), step, step + 1, evidence))
             last += 1
-        if last >= 0:
-            gap = ink.widest_gap(_center(out[last]) * STEP, _center(glyph) * STEP)
-            glyph = replace(glyph, gap=gap)
         out.append(glyph)
         last, evidence, used = len(out) - 1, 0.0, mark
+    return _with_gaps(out, ink)
+
+
+def _with_gaps(glyphs: list[Glyph], ink: LineInk) -> list[Glyph]:
+    """`glyphs` with `gap` set on each one after the first that is not a space."""
+    chars = [i for i, g in enumerate(glyphs) if not g.char.isspace()]
+    centers = np.array([_center(glyphs[i]) * STEP for i in chars])
+    gaps = ink.widest_gaps(centers[:-1], centers[1:])
+    out = list(glyphs)
+    for i, gap in zip(chars[1:], gaps, strict=True):
+        out[i] = replace(out[i], gap=float(gap))
     return out
 
 

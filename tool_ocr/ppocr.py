@@ -261,12 +261,17 @@ def windows(image: np.ndarray, size: int, overlap: int) -> list[Window]:
 
 
 def _quiet_columns(image: np.ndarray) -> np.ndarray:
-    """Per column, the mean count of ink pixels over the GAP_WIDTH columns around it. Ink is
-    what differs from the line's background (its median) by a quarter of the full range, so
-    dark-on-light and light-on-dark lines both work."""
-    gray = image.mean(axis=0)
-    ink = (np.abs(gray - np.median(gray)) > 0.5).sum(axis=0).astype(np.float32)
+    """Per column, the mean count of ink pixels over the GAP_WIDTH columns around it."""
+    ink = ink_mask(image).sum(axis=0).astype(np.float32)
     return np.convolve(ink, np.ones(GAP_WIDTH, np.float32) / GAP_WIDTH, mode="same")
+
+
+def ink_mask(image: np.ndarray) -> np.ndarray:
+    """48 x W: the pixels of a recogniser line image (3 x 48 x W, in [-1, 1]) that differ
+    from the line's background (its median) by a quarter of the full range, so dark-on-light
+    and light-on-dark lines both work."""
+    gray = image[0] + image[1] + image[2]  # three times the mean, without a slow reduce
+    return np.abs(gray - np.median(gray)) > 1.5
 
 
 def rec_batch(pieces: list[np.ndarray], width: int, rows: int = 0) -> np.ndarray:
