@@ -27,7 +27,7 @@ STEP = 8  # recogniser columns per CTC step
 # The recogniser is right about 99.7 % of the marks it reads (bench pages, 3 seeds: 5,200
 # marks). Below RECONSIDER confidence the ink corrected 9 of them and contradicted none of
 # 340 right ones; above it, the ink was wrong about as often as the recogniser.
-RECONSIDER = 0.97
+RECONSIDER = 0.977
 MIN_EVIDENCE = 0.02  # a dropped mark is put back only if the recogniser gave it this much
 MIN_X_HEIGHT = 10  # px of 48: smaller type has no measurable marks
 # A comma or a semicolon's tail is taller than wide and reaches below the baseline by this
@@ -35,6 +35,7 @@ MIN_X_HEIGHT = 10  # px of 48: smaller type has no measurable marks
 # by at most DOT_DROP (-0.06-0.05), and is about round (height/width 0.83-1.25).
 TAIL_DROP, DOT_DROP, DOT_ROUND = 0.15, 0.05, 1.3
 _REACH = 1  # steps beyond a glyph's span its ink may lie
+LOCAL = 4  # x-heights either side of a mark whose letters give its baseline
 
 
 @dataclass(frozen=True)
@@ -97,35 +98,46 @@ def measure(image: np.ndarray) -> LineInk | None:
     letters (fewer than three, or an x-height under MIN_X_HEIGHT).
 
     The baseline is the row where most letters end (descenders end lower, each its own way),
-    the x-height what most letters sitting on it reach (their median height: ascenders and
-    capitals are fewer in prose). A mark is a small blob on the baseline, not one at x-height
-    (an i's dot, a quote) or flat (a hyphen, an underscore)."""
+    taken among the letters within LOCAL x-heights of a mark: a detector box a fraction of a
+    degree off the line's slope leaves its baseline a few pixels lower at one end. The
+    x-height is what most letters sitting on the baseline reach (their median height:
+    ascenders and capitals are fewer in prose). A mark is a small blob on the baseline, not
+    one at x-height (an i's dot, a quote) or flat (a hyphen, an underscore)."""
     ink = ppocr.ink_mask(image).astype(np.uint8)
     _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     blobs = [Blob(*(int(v) for v in row[:4])) for row in stats[1:]]
     letters = [b for b in blobs if b.height >= 0.15 * image.shape[1]]
     if len(letters) < 3:
         return None
+    centers = np.array([b.center for b in letters])
     bottoms = np.array([b.bottom for b in letters])
-    rows = np.arange(bottoms.min(), bottoms.max() + 1)
-    base = float(rows[np.argmax([(np.abs(bottoms - r) <= 1).sum() for r in rows])])
-    x_height = float(np.median([b.height for b in letters if abs(b.bottom - base) <= 1]))
+    heights = np.array([b.height for b in letters])
+    base = _baseline(bottoms)
+    x_height = float(np.median(heights[np.abs(bottoms - base) <= 1]))
     if x_height < MIN_X_HEIGHT:
         return None
     small = [b for b in blobs if b.width <= 0.6 * x_height and b.height <= 0.9 * x_height]
     marks = []
     for b in small:
-        if b.bottom < base - 0.25 * x_height or b.top < base - 0.65 * x_height:
-            continue
         if b.height < 0.5 * b.width or min(b.width, b.height) < 2:
             continue  # a hyphen, an underscore, a speck
-        drop = (b.bottom - base) / x_height
+        near = np.abs(centers - b.center) <= LOCAL * x_height
+        local = _baseline(bottoms[near]) if near.sum() >= 3 else base
+        if b.bottom < local - 0.25 * x_height or b.top < local - 0.65 * x_height:
+            continue
+        drop = (b.bottom - local) / x_height
         tail = True if drop >= TAIL_DROP and b.height > b.width else (
             False if drop <= DOT_DROP and b.height <= DOT_ROUND * b.width else None)
-        dotted = any(d.bottom < b.top and d.top >= base - 1.3 * x_height
+        dotted = any(d.bottom < b.top and d.top >= local - 1.3 * x_height
                      and abs(d.center - b.center) <= max(d.width, b.width) for d in small)
         marks.append(Mark(b, tail, dotted))
     return LineInk(blobs, marks, x_height, ~ink.any(axis=0))
+
+
+def _baseline(bottoms: np.ndarray) -> float:
+    """The row (within one pixel) where most of these letter bottoms lie."""
+    rows = np.arange(bottoms.min(), bottoms.max() + 1)
+    return float(rows[np.argmax([(np.abs(bottoms - r) <= 1).sum() for r in rows])])
 
 
 def checked(glyphs: Sequence[Glyph], image: np.ndarray) -> list[Glyph]:
@@ -153,9 +165,8 @@ def checked(glyphs: Sequence[Glyph], image: np.ndarray) -> list[Glyph]:
         if char in MARKS and glyph.confidence < RECONSIDER:
             low, high = (glyph.start - _REACH) * STEP, (glyph.end + _REACH) * STEP
             mark = _nearest(ink.marks, low, high)
-            if (mark is not None and mark is used) or not any(
-                    low <= b.center <= high for b in ink.blobs):
-                continue  # read twice, or no ink at all
+            if (mark is not None and mark is used) or ink.blank[glyph.start * STEP:high].all():
+                continue  # read twice, or no ink from its step on (noise read as a stop)
             if mark is not None and mark.tail is not None:
                 glyph = replace(glyph, char=_PAIRS[char][mark.tail])
         elif (last >= 0 and out[last].char.isalnum() and glyph.char.isalnum()
