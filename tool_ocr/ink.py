@@ -27,7 +27,7 @@ STEP = 8  # recogniser columns per CTC step
 # The recogniser is right about 99.7 % of the marks it reads (bench pages, 3 seeds: 5,200
 # marks). Below RECONSIDER confidence the ink corrected 9 of them and contradicted none of
 # 340 right ones; above it, the ink was wrong about as often as the recogniser.
-RECONSIDER = 0.977
+RECONSIDER = 0.97
 MIN_EVIDENCE = 0.02  # a dropped mark is put back only if the recogniser gave it this much
 MIN_X_HEIGHT = 10  # px of 48: smaller type has no measurable marks
 # A comma or a semicolon's tail is taller than wide and reaches below the baseline by this
