@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -176,6 +177,38 @@ def test_despeckling_in_bands_sees_across_their_edges(monkeypatch: pytest.Monkey
 
     assert (clean[31:33, 10] == 240).all() and (clean[63, 50] == 240).all()
     assert (clean[24:40, 30:33] == 20).all()
+
+
+def test_a_thin_skewed_line_is_scored_inside_its_own_outline() -> None:
+    # a detector map at a quarter of a 300 dpi page: a skewed line, thin between the letters'
+    # bumps; its bounding rectangle is mostly background
+    prob = np.zeros((120, 800), np.float32)
+    cv2.line(prob, (20, 40), (780, 60), 0.9, 3)
+    for x in range(40, 760, 60):
+        cv2.ellipse(prob, (x, int(38 + 20 * (x - 20) / 760)), (6, 5), 0, 0, 360, 0.9, -1)
+    (quad,) = ppocr.db_quads(prob, (120, 800))
+    assert quad[:, 0].min() < 25 and quad[:, 0].max() > 775 and 40 < quad[:, 1].mean() < 60
+    rectangle = ppocr._min_box(np.argwhere(prob > 0.3)[:, ::-1])[0]
+    assert ppocr._mean_score(prob, rectangle) < 0.6  # its score would have dropped the line
+
+
+def box(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+
+
+def test_overlapping_pieces_of_one_line_become_one() -> None:
+    apples, braeburn = box(35, 419, 161, 458), box(144, 422, 333, 453)  # a receipt's row
+    amount = box(638, 419, 722, 456)  # the same row, well apart
+    rise = np.array([[0, 0], [0, 31], [0, 31], [0, 0]], np.float32)  # 1 degree over 1800 px
+    skewed = [box(0, 100, 1800, 140) + rise, box(0, 150, 1800, 190) + rise]  # two lines
+    tall = [box(900, 0, 940, 300), box(905, 280, 945, 600)]  # a line read top to bottom
+
+    joined = ppocr._joined([apples, braeburn, amount, *skewed, *tall])
+
+    assert len(joined) == 6
+    row = [q for q in joined if q[:, 1].min() > 400 and q[:, 0].min() < 100]
+    assert len(row) == 1 and row[0][:, 0].min() == pytest.approx(35, abs=1)
+    assert row[0][:, 0].max() == pytest.approx(333, abs=1)
 
 
 def test_a_specked_scan_reads_like_a_clean_one(engine: OcrEngine) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from tool_ocr import layout
 from tool_ocr.layout import Glyph, ctc_glyphs, group_words, reading_order
 from tool_ocr.models import Line
 
@@ -113,6 +114,41 @@ def test_where_the_decoder_writes_spaces_a_faint_one_is_noise() -> None:
     assert texts(group_words(glyphs(spaced, high=0.015))) == spaced.replace("_", "").split()
     # the same faint gap on a line whose spaces were all dropped is a space
     assert texts(group_words(glyphs("reservoir_fell", high=0.015))) == ["reservoir", "fell"]
+
+
+def inked(text: str, high: float, wide: Sequence[float], narrow: float = 0.08) -> list[Glyph]:
+    """`glyphs(text, high=high)` with the ink's gaps in x-heights: wide[k] at the k-th '_',
+    `narrow` between the other characters."""
+    out: list[Glyph] = []
+    gaps = iter(wide)
+    pending = None
+    plain = iter(glyphs(text, high=high))
+    for char in text:
+        if char == "_":
+            pending = next(gaps)
+            continue
+        glyph = next(plain)
+        gap = None if not out else narrow if pending is None else pending
+        out.append(Glyph(glyph.char, glyph.start, glyph.end, glyph.confidence, glyph.space,
+                         gap=gap))
+        pending = None
+    return out
+
+
+def test_the_inks_gaps_weigh_in_on_spaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    # "GREENWAYMARKET": the space class had 0.3 %, the ink a clear gap
+    assert texts(group_words(glyphs("GREENWAY_MARKET", high=0.003))) == ["GREENWAYMARKET"]
+    assert texts(group_words(inked("GREENWAY_MARKET", 0.003, [0.45]))) == ["GREENWAY", "MARKET"]
+    # "E gyptian": 3 % for a space inside the word, where italic letters touch
+    assert texts(group_words(glyphs("E_gyptian_gallery", high=0.03))) == [
+        "E", "gyptian", "gallery"]
+    got = group_words(inked("E_gyptian_gallery", 0.03, [0.0, 0.45]))
+    assert texts(got) == ["Egyptian", "gallery"]
+    # a wide gap beside a '1' is the digit's own: fixed-width digits leave room around it
+    rain = inked("warm_by_1_1%_now", 0.01, [0.5, 0.5, 0.6, 0.5])
+    assert texts(group_words(rain)) == ["warm", "by", "11%", "now"]
+    monkeypatch.setattr(layout, "_NARROW", set())
+    assert texts(group_words(rain)) == ["warm", "by", "1", "1%", "now"]
 
 
 def kinds(text: str, sure: dict[int, tuple[str, float]] | None = None) -> str:

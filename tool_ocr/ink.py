@@ -131,6 +131,7 @@ def measure(image: np.ndarray) -> LineInk | None:
         dotted = any(d.bottom < b.top and d.top >= local - 1.3 * x_height
                      and abs(d.center - b.center) <= max(d.width, b.width) for d in small)
         marks.append(Mark(b, tail, dotted))
+    marks.sort(key=lambda m: m.blob.left)
     return LineInk(blobs, marks, x_height, ~ink.any(axis=0))
 
 
