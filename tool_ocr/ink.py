@@ -132,7 +132,7 @@ def measure(image: np.ndarray) -> LineInk | None:
                      and abs(d.center - b.center) <= max(d.width, b.width) for d in small)
         marks.append(Mark(b, tail, dotted))
     marks.sort(key=lambda m: m.blob.left)
-    return LineInk(blobs, marks, x_height, ~ink.any(axis=0))
+    return LineInk(blobs, marks, x_height, np.asarray(ink.max(axis=0) == 0))
 
 
 def _baseline(bottoms: np.ndarray) -> float:
