@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +31,43 @@ _CONVS = {"conv2d", "depthwise_conv2d"}
 Params = dict[str, tuple[bytes, np.ndarray]]  # name -> (serialised TensorDesc, values)
 
 
-def folded(folder: Path) -> tuple[bytes, bytes]:
+def folded(folder: Path, classes: Sequence[int] | None = None) -> tuple[bytes, bytes]:
     """The model in `folder` (inference.pdmodel / .pdiparams) as (program, params) bytes,
-    its affine blocks folded away."""
+    its affine blocks folded away; a classifier's output cut down to `classes` (indices, in
+    order) when given."""
     program = pb.ProgramDesc()
     program.ParseFromString((folder / "inference.pdmodel").read_bytes())
     block = program.blocks[0]
     names = sorted(v.name for v in block.vars if v.persistable and v.name not in ("feed", "fetch"))
     params = read_params((folder / "inference.pdiparams").read_bytes(), names)
     fold(block, params)
+    if classes is not None:
+        restrict(block, params, classes)
     return program.SerializeToString(), write_params(params, names)
+
+
+def restrict(block: Any, params: Params, classes: Sequence[int]) -> None:
+    """Keep only `classes` of the final softmax(x W + b): W's columns and b's entries. The
+    softmax then spreads the whole probability over them (each class's probability given
+    that the character is one of them)."""
+    producer, _ = _links(block)
+    softmax = next(op for op in reversed(block.ops) if op.type == "softmax")
+    add = block.ops[producer[_arg(softmax, "X")]]
+    matmul = block.ops[producer[_arg(add, "X")]]
+    weight, bias = _arg(matmul, "Y"), _arg(add, "Y")
+    if add.type != "elementwise_add" or matmul.type != "matmul_v2" or weight not in params:
+        raise ValueError("the model does not end in softmax(x W + b)")
+    count, keep = params[bias][1].shape[0], np.asarray(classes)
+    for name, values in ((weight, params[weight][1][:, keep]), (bias, params[bias][1][keep])):
+        desc = pb.VarType.TensorDesc()
+        desc.ParseFromString(params[name][0])
+        del desc.dims[:]
+        desc.dims.extend(values.shape)
+        params[name] = (desc.SerializeToString(), np.ascontiguousarray(values))
+    for var in block.vars:  # the declared shapes: [in, classes], [classes], [-1, -1, classes]
+        if var.type.HasField("dense_tensor") and var.type.dense_tensor.tensor.dims[-1:] == [
+                count]:
+            var.type.dense_tensor.tensor.dims[-1] = len(keep)
 
 
 def read_params(data: bytes, names: list[str]) -> Params:
