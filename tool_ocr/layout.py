@@ -92,18 +92,20 @@ def ctc_glyphs(probs: np.ndarray, classes: Sequence[str], steps: int | None = No
     best, top = probs.argmax(axis=1), probs.max(axis=1)
     bounds = np.flatnonzero(np.diff(best)) + 1
     space_col, kinds, marks = _columns_of(tuple(classes))
+    spaces = probs[:, space_col] if space_col is not None else None
+    stops = probs[:, marks].max(axis=1) if len(marks) else np.zeros(len(probs))
     glyphs: list[Glyph] = []
     for start, end in zip(np.r_[0, bounds], np.r_[bounds, len(best)], strict=True):
         if best[start] == 0:
             continue
         space = None
         after = glyphs[-1].end - offset if glyphs else 0
-        if space_col is not None and glyphs:
+        if spaces is not None and glyphs:
             # blank steps between the two, else both glyphs' edge steps ("will|therefore" at
             # one step a character: the space had 17 % inside the 'l')
             gap = slice(after, start) if start > after else slice(after - 1, after + 1)
-            space = float(probs[gap, space_col].max())
-        mark = float(probs[after:end, marks].max()) if len(marks) else 0.0
+            space = float(spaces[gap].max())
+        mark = float(stops[after:end].max())
         char, peak = classes[best[start]], start + int(top[start:end].argmax())
         other, other_p = "", 0.0
         if (columns := kinds.get(char)) is not None:  # the other kind's likeliest
