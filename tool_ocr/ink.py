@@ -36,6 +36,7 @@ MIN_X_HEIGHT = 10  # px of 48: smaller type has no measurable marks
 TAIL_DROP, DOT_DROP, DOT_ROUND = 0.15, 0.05, 1.3
 _REACH = 1  # steps beyond a glyph's span its ink may lie
 LOCAL = 4  # x-heights either side of a mark whose letters give its baseline
+FAINT = 0.15  # share of the full range from the paper that still counts as a mark's ink
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ def measure(image: np.ndarray) -> LineInk | None:
     x-height is what most letters sitting on the baseline reach (their median height:
     ascenders and capitals are fewer in prose). A mark is a small blob on the baseline, not
     one at x-height (an i's dot, a quote) or flat (a hyphen, an underscore)."""
-    ink = ppocr.ink_mask(image).astype(np.uint8)
+    level = ppocr.ink_level(image)
+    ink, faint = (level > 0.25).astype(np.uint8), level > FAINT
     _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     blobs = [Blob(*(int(v) for v in row[:4])) for row in stats[1:]]
     letters = [b for b in blobs if b.height >= 0.15 * image.shape[1]]
@@ -125,14 +127,23 @@ def measure(image: np.ndarray) -> LineInk | None:
         local = _baseline(bottoms[near]) if near.sum() >= 3 else base
         if b.bottom < local - 0.25 * x_height or b.top < local - 0.65 * x_height:
             continue
-        drop = (b.bottom - local) / x_height
-        tail = True if drop >= TAIL_DROP and b.height > b.width else (
-            False if drop <= DOT_DROP and b.height <= DOT_ROUND * b.width else None)
+        bottom = _reach_down(faint, b)  # a comma's thin tail, faint after blur or JPEG
+        drop, height = (bottom - local) / x_height, bottom - b.top + 1
+        tail = True if drop >= TAIL_DROP and height > b.width else (
+            False if drop <= DOT_DROP and height <= DOT_ROUND * b.width else None)
         dotted = any(d.bottom < b.top and d.top >= local - 1.3 * x_height
                      and abs(d.center - b.center) <= max(d.width, b.width) for d in small)
         marks.append(Mark(b, tail, dotted))
     marks.sort(key=lambda m: m.blob.left)
     return LineInk(blobs, marks, x_height, np.asarray(ink.max(axis=0) == 0))
+
+
+def _reach_down(faint: np.ndarray, blob: Blob) -> int:
+    """The lowest row faint ink reaches below `blob`, row by row within its columns."""
+    bottom, columns = blob.bottom, slice(blob.left, blob.left + blob.width)
+    while bottom + 1 < len(faint) and faint[bottom + 1, columns].any():
+        bottom += 1
+    return bottom
 
 
 def _baseline(bottoms: np.ndarray) -> float:

@@ -267,11 +267,17 @@ def _quiet_columns(image: np.ndarray) -> np.ndarray:
 
 
 def ink_mask(image: np.ndarray) -> np.ndarray:
-    """48 x W: the pixels of a recogniser line image (3 x 48 x W, in [-1, 1]) that differ
-    from the line's background (its median) by a quarter of the full range, so dark-on-light
-    and light-on-dark lines both work."""
+    """48 x W: the pixels of a recogniser line image that differ from its background by a
+    quarter of the full range or more (`ink_level`)."""
+    return ink_level(image) > 0.25
+
+
+def ink_level(image: np.ndarray) -> np.ndarray:
+    """48 x W: how far each pixel of a recogniser line image (3 x 48 x W, in [-1, 1]) is from
+    the line's background (its median), as a share of the full range: dark-on-light and
+    light-on-dark lines alike."""
     gray = image[0] + image[1] + image[2]  # three times the mean, without a slow reduce
-    return np.abs(gray - np.median(gray)) > 1.5
+    return np.abs(gray - np.median(gray)) / 6
 
 
 def rec_batch(pieces: list[np.ndarray], width: int, rows: int = 0) -> np.ndarray:
