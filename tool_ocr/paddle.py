@@ -90,8 +90,8 @@ def usable_threads(wanted: int) -> int:
 
 
 def latin(char: str) -> bool:
-    """Whether the English reading keeps `char`: printable ASCII, Latin letters with accents
-    (U+00C0-U+024F: names like "Müller", "Łódź") and common typographic signs."""
+    """Whether the Latin-script reading keeps `char`: printable ASCII, accented Latin letters
+    (U+00C0-U+024F; the recogniser knows some: é, ü, à, ...) and common typographic signs."""
     return (char.isascii() and char.isprintable()) or 0xC0 <= ord(char) <= 0x24F or (
         char in _TYPOGRAPHIC)
 

