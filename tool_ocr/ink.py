@@ -177,8 +177,10 @@ def checked(glyphs: Sequence[Glyph], image: np.ndarray) -> list[Glyph]:
         if char in MARKS and glyph.confidence < RECONSIDER:
             low, high = (glyph.start - _REACH) * STEP, (glyph.end + _REACH) * STEP
             mark = _nearest(ink.marks, low, high)
-            if (mark is not None and mark is used) or ink.blank[glyph.start * STEP:high].all():
-                continue  # read twice, or no ink from its step on (noise read as a stop)
+            if mark is not None and mark is used:
+                continue  # the same ink read twice
+            if mark is None and ink.blank[glyph.start * STEP:high].all():
+                continue  # no mark near and no ink from its step on: noise read as a stop
             if mark is not None and mark.tail is not None:
                 glyph = replace(glyph, char=_PAIRS[char][mark.tail])
         elif (last >= 0 and out[last].char.isalnum() and glyph.char.isalnum()
