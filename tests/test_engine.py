@@ -244,7 +244,7 @@ def test_window_seams_fall_in_word_gaps() -> None:
     words = [(x, x + 70) for x in range(20, 1990, 90)]  # 70 columns of ink, 20 of gap
     for x0, x1 in words:
         line[:, 12:36, x0:x1:3] = -1.0
-    spans = ppocr.windows(line, 960, 96)
+    spans = ppocr.windows(ppocr.ink_level(line), 960, 96)
 
     assert len(spans) == 3 and spans[0].start == 0 and spans[-1].stop == 2000
     assert all(w.stop - w.start <= 960 and w.start % ppocr.REC_STEP == 0 for w in spans)
@@ -252,7 +252,8 @@ def test_window_seams_fall_in_word_gaps() -> None:
         cut = before.own_to
         assert after.own_from == cut and after.start < cut < before.stop  # shared around it
         assert not any(x0 <= cut < x1 for x0, x1 in words)  # in a gap, not in a word
-    assert ppocr.windows(line[:, :, :500], 960, 96) == [ppocr.Window(0, 500, -1.0, float("inf"))]
+    short = ppocr.windows(ppocr.ink_level(line[:, :, :500]), 960, 96)
+    assert short == [ppocr.Window(0, 500, -1.0, float("inf"))]
 
 
 def test_a_space_read_in_the_gap_at_a_seam_is_kept_once() -> None:
@@ -281,7 +282,7 @@ def test_a_space_read_in_the_gap_at_a_seam_is_kept_once() -> None:
 def test_a_line_without_gaps_is_cut_with_overlaps() -> None:
     line = np.ones((3, 48, 2000), np.float32)
     line[:, 12:36, ::2] = -1.0
-    spans = ppocr.windows(line, 960, 96)
+    spans = ppocr.windows(ppocr.ink_level(line), 960, 96)
 
     assert [(w.start, w.stop, w.own_to) for w in spans] == [
         (0, 960, 912), (864, 1824, 1776), (1728, 2000, float("inf"))]

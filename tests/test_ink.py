@@ -13,15 +13,16 @@ from tool_ocr.layout import Glyph
 
 
 def line_image(text: str, size: int = 40, tilt: float = 0.0) -> np.ndarray:
-    """`text` as a detector crop (a little paper above and below), as the recogniser's input;
-    `tilt` degrees of rotation, as a detector box slightly off the line's slope leaves it."""
+    """The `ink_level` of `text` drawn as a detector crop (a little paper above and below) and
+    cut as the recogniser sees it; `tilt` degrees of rotation, as a detector box slightly off
+    the line's slope leaves it."""
     font = ImageFont.load_default(size=size)
     width = int(ImageDraw.Draw(Image.new("L", (1, 1))).textlength(text, font=font)) + size
     img = Image.new("L", (width, int(size * 1.6)), "white")
     ImageDraw.Draw(img).text((size // 2, size * 0.3), text, fill="black", font=font)
     if tilt:
         img = img.rotate(tilt, resample=Image.Resampling.BICUBIC, fillcolor="white")
-    return ppocr.rec_image(np.asarray(img.convert("RGB")))
+    return ppocr.ink_level(ppocr.rec_image(np.asarray(img.convert("RGB"))))
 
 
 def glyphs_on(text: str, size: int = 40, confidence: float = 0.99) -> list[Glyph]:
@@ -96,4 +97,4 @@ def test_lines_without_measurable_letters_are_left_alone() -> None:
     tiny = line_image("a", size=40)
     glyph = [Glyph(".", 1, 2, 0.3)]
     assert checked(glyph, tiny) == glyph
-    assert measure(np.zeros((3, 48, 200), np.float32)) is None
+    assert measure(np.zeros((48, 200), np.float32)) is None

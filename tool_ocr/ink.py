@@ -94,9 +94,9 @@ class LineInk:
         return inside.clip(0).max(axis=1) / self.x_height
 
 
-def measure(image: np.ndarray) -> LineInk | None:
-    """The ink of a 3 x 48 x W recogniser line image; None when it holds no measurable
-    letters (fewer than three, or an x-height under MIN_X_HEIGHT).
+def measure(level: np.ndarray) -> LineInk | None:
+    """The ink of a recogniser line image, given its `ppocr.ink_level` (48 x W); None when it
+    holds no measurable letters (fewer than three, or an x-height under MIN_X_HEIGHT).
 
     The baseline is the row where most letters end (descenders end lower, each its own way),
     taken among the letters within LOCAL x-heights of a mark: a detector box a fraction of a
@@ -104,11 +104,10 @@ def measure(image: np.ndarray) -> LineInk | None:
     x-height is what most letters sitting on the baseline reach (their median height:
     ascenders and capitals are fewer in prose). A mark is a small blob on the baseline, not
     one at x-height (an i's dot, a quote) or flat (a hyphen, an underscore)."""
-    level = ppocr.ink_level(image)
-    ink, faint = (level > 0.25).astype(np.uint8), level > FAINT
+    ink, faint = (level > ppocr.INK).astype(np.uint8), level > FAINT
     _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     blobs = [Blob(*(int(v) for v in row[:4])) for row in stats[1:]]
-    letters = [b for b in blobs if b.height >= 0.15 * image.shape[1]]
+    letters = [b for b in blobs if b.height >= 0.15 * level.shape[0]]
     if len(letters) < 3:
         return None
     centers = np.array([b.center for b in letters])
@@ -152,16 +151,16 @@ def _baseline(bottoms: np.ndarray) -> float:
     return float(rows[np.argmax([(np.abs(bottoms - r) <= 1).sum() for r in rows])])
 
 
-def checked(glyphs: Sequence[Glyph], image: np.ndarray) -> list[Glyph]:
-    """`glyphs` of the line `image` with their marks as its ink shows them, and each glyph's
-    `gap`: the widest blank run between it and the glyph before (spaces aside).
+def checked(glyphs: Sequence[Glyph], level: np.ndarray) -> list[Glyph]:
+    """`glyphs` of a line with their marks as its ink (`ppocr.ink_level`) shows them, and each
+    glyph's `gap`: the widest blank run between it and the glyph before (spaces aside).
 
     A mark read with less than RECONSIDER confidence takes the shape of its ink (comma or full
     stop, semicolon or colon: the recogniser does not confuse dots with colons), or goes if it
     has no ink at all (noise read as a full stop); the same ink is read once. A mark the
     recogniser gave at least MIN_EVIDENCE between a letter or digit and the next character,
     but wrote as a blank or a space, is put back when its ink is there."""
-    ink = measure(image)
+    ink = measure(level)
     if ink is None:
         return list(glyphs)
     out: list[Glyph] = []

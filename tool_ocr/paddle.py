@@ -222,8 +222,9 @@ class PaddleEngine:
         """Lines for `quads`: each crop cut into windows, windows batched by width."""
         reads = [ppocr.lengthened(q, bgr.shape) for q in quads]
         images = [ppocr.rec_image(ppocr.crop(bgr, r)) for r in reads]
-        pieces = [(i, window) for i, image in enumerate(images)
-                  for window in ppocr.windows(image, REC_WINDOW, REC_OVERLAP)]
+        levels = [ppocr.ink_level(image) for image in images]  # for seams and ink checks
+        pieces = [(i, window) for i, level in enumerate(levels)
+                  for window in ppocr.windows(level, REC_WINDOW, REC_OVERLAP)]
         pieces.sort(key=lambda p: p[1].start - p[1].stop)  # widest first
         found: list[list[tuple[ppocr.Window, list[Glyph]]]] = [[] for _ in quads]
         for first in range(0, len(pieces), REC_BATCH):
@@ -233,7 +234,7 @@ class PaddleEngine:
                 found[i].append((window, ctc_glyphs(
                     out, self._chars, -(-(window.stop - window.start) // _STEP),
                     window.start // _STEP)))
-        lines = (self._line(ink.checked(_join(f), images[i]), q, r, images[i].shape[2])
+        lines = (self._line(ink.checked(_join(f), levels[i]), q, r, images[i].shape[2])
                  for i, (f, q, r) in enumerate(zip(found, quads, reads, strict=True)))
         return reading_order([line for line in lines if line is not None])
 

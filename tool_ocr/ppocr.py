@@ -31,6 +31,7 @@ CROP_MARGIN = 0.3
 # ending or starting on it read its edge as an 'I', or lost the space there; with 16 it read
 # the letter before the seam again ("partiall"); 32 and 40 read the same, 32 a little faster.
 GAP_SEARCH, GAP_WIDTH, GAP_INK, GAP_ROOM = 192, 9, 1.0, 32
+INK = 0.25  # `ink_level` from which a pixel is ink: a quarter of the range from the paper
 CLS_SHAPE = (48, 192)
 CLS_ROWS = 12
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
@@ -230,16 +231,17 @@ class Window:
     own_to: float
 
 
-def windows(image: np.ndarray, size: int, overlap: int) -> list[Window]:
-    """Windows at most `size` columns wide covering a 3 x 48 x W line image.
+def windows(level: np.ndarray, size: int, overlap: int) -> list[Window]:
+    """Windows at most `size` columns wide covering a line image, given its `ink_level`
+    (48 x W).
 
     Each seam is put in the quietest stretch (fewest ink pixels: a gap between words) of the
     last GAP_SEARCH columns a window can reach: no character is cut or read twice. A line
     without such a gap there (one long word) is cut with `overlap` shared columns, split down
     the middle. Windows start on a CTC step (a multiple of REC_STEP columns).
     """
-    width = image.shape[2]
-    quiet = _quiet_columns(image) if width > size else np.zeros(0)
+    width = level.shape[1]
+    quiet = _quiet_columns(level) if width > size else np.zeros(0)
     spans: list[Window] = []
     start, own = 0, -1.0
     while width - start > size:
@@ -260,16 +262,10 @@ def windows(image: np.ndarray, size: int, overlap: int) -> list[Window]:
     return spans
 
 
-def _quiet_columns(image: np.ndarray) -> np.ndarray:
+def _quiet_columns(level: np.ndarray) -> np.ndarray:
     """Per column, the mean count of ink pixels over the GAP_WIDTH columns around it."""
-    ink = ink_mask(image).sum(axis=0).astype(np.float32)
+    ink = (level > INK).sum(axis=0).astype(np.float32)
     return np.convolve(ink, np.ones(GAP_WIDTH, np.float32) / GAP_WIDTH, mode="same")
-
-
-def ink_mask(image: np.ndarray) -> np.ndarray:
-    """48 x W: the pixels of a recogniser line image that differ from its background by a
-    quarter of the full range or more (`ink_level`)."""
-    return ink_level(image) > 0.25
 
 
 def ink_level(image: np.ndarray) -> np.ndarray:
