@@ -57,16 +57,24 @@ class OursWorker:
     """Our engine in a `bench.worker` child process, asked one page at a time."""
 
     def __init__(self, work: Path) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+            ),
+        }
         self._log_path = work / "ours.log"
         self._log = self._log_path.open("w")
-        self._proc = subprocess.Popen([sys.executable, "-m", "bench.worker"], env=env, text=True,
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=self._log)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.worker"],
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+        )
         hello = self._receive()
-        self.run = EngineRun("ours", _describe(hello["engine"]),
-                             load_seconds=hello["load_seconds"])
+        self.run = EngineRun("ours", _describe(hello["engine"]), load_seconds=hello["load_seconds"])
 
     def read(self, scan: Scan) -> None:
         """Read `scan` into `self.run`."""
@@ -110,9 +118,11 @@ def run_side_by_side(scans: list[Scan], work: Path) -> tuple[EngineRun, EngineRu
     for i, scan in enumerate(scans, start=1):
         ours.read(scan)
         tess.read(scan)
-        print(f"  {i}/{len(scans)} {scan.name}: ours {ours.run.seconds[scan.name]:.2f} s"
-              + (f", tesseract {tess.run.seconds[scan.name]:.2f} s" if tess.run.ran else ""),
-              flush=True)
+        print(
+            f"  {i}/{len(scans)} {scan.name}: ours {ours.run.seconds[scan.name]:.2f} s"
+            + (f", tesseract {tess.run.seconds[scan.name]:.2f} s" if tess.run.ran else ""),
+            flush=True,
+        )
     return ours.close(), tess.run
 
 
@@ -135,15 +145,19 @@ class Tesseract:
     def __init__(self, binary: str = "tesseract") -> None:
         self.exe = shutil.which(binary)
         if self.exe is None:
-            self.run = EngineRun("tesseract", note="tesseract not installed (apt-get install "
-                                 "tesseract-ocr): its columns are skipped")
+            self.run = EngineRun(
+                "tesseract",
+                note="tesseract not installed (apt-get install "
+                "tesseract-ocr): its columns are skipped",
+            )
             return
         self.run = EngineRun("tesseract", _tesseract_version(self.exe))
         with tempfile.TemporaryDirectory() as tmp:
             blank = Path(tmp) / "blank.png"
             Image.new("L", (64, 64), 255).save(blank, dpi=(300, 300))
             self.run.load_seconds = statistics.median(
-                _tesseract(self.exe, blank)[1] for _ in range(3))
+                _tesseract(self.exe, blank)[1] for _ in range(3)
+            )
 
     def read(self, scan: Scan) -> None:
         """Read `scan` into `self.run` (nothing when Tesseract is missing)."""
@@ -159,8 +173,10 @@ class Tesseract:
 
 def _tesseract_version(exe: str) -> str:
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False)
-    return (f"{(out.stdout or out.stderr).splitlines()[0].strip()}, s/page: the faster of its "
-            "default OpenMP threads and OMP_THREAD_LIMIT=1")
+    return (
+        f"{(out.stdout or out.stderr).splitlines()[0].strip()}, s/page: the faster of its "
+        "default OpenMP threads and OMP_THREAD_LIMIT=1"
+    )
 
 
 def _tesseract(exe: str, image: Path, threads: str | None = None) -> tuple[str, float, float]:
@@ -168,8 +184,12 @@ def _tesseract(exe: str, image: Path, threads: str | None = None) -> tuple[str, 
     (`threads`: its OMP_THREAD_LIMIT; None leaves the environment's)."""
     env = {**os.environ, **({"OMP_THREAD_LIMIT": threads} if threads else {})}
     started = time.perf_counter()
-    proc = subprocess.Popen([exe, str(image), "stdout", "--psm", "3"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, str(image), "stdout", "--psm", "3"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     assert proc.stdout is not None
     out = proc.stdout.read()
     proc.stdout.close()

@@ -31,9 +31,29 @@ from pathlib import Path
 import psutil
 from PIL import Image, ImageDraw, ImageFont
 
-WORDS = ("invoice", "total", "amount", "delivery", "order", "customer", "account", "balance",
-         "payment", "due", "date", "shipped", "received", "quantity", "price", "tax",
-         "discount", "reference", "number", "street", "city")
+WORDS = (
+    "invoice",
+    "total",
+    "amount",
+    "delivery",
+    "order",
+    "customer",
+    "account",
+    "balance",
+    "payment",
+    "due",
+    "date",
+    "shipped",
+    "received",
+    "quantity",
+    "price",
+    "tax",
+    "discount",
+    "reference",
+    "number",
+    "street",
+    "city",
+)
 
 
 def page(seed: int) -> bytes:
@@ -66,8 +86,10 @@ def query(home: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 def placed(home: Path) -> dict[str, str]:
-    return {str(r[0]): str(r[1]) for r in query(
-        home, "SELECT relative_path, status FROM files WHERE status <> 'processing'")}
+    return {
+        str(r[0]): str(r[1])
+        for r in query(home, "SELECT relative_path, status FROM files WHERE status <> 'processing'")
+    }
 
 
 def wait(condition: object, timeout: float) -> bool:
@@ -87,9 +109,12 @@ class Service:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "tool_ocr.cli", "up"],
-                                        env=self.env, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tool_ocr.cli", "up"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         threading.Thread(target=self._sample, args=(self.process,), daemon=True).start()
 
     def stop(self) -> None:
@@ -103,8 +128,7 @@ class Service:
             try:
                 for child in parent.children():
                     if "watch" in child.cmdline():
-                        self.peak_watcher_rss = max(self.peak_watcher_rss,
-                                                    child.memory_info().rss)
+                        self.peak_watcher_rss = max(self.peak_watcher_rss, child.memory_info().rss)
             except psutil.Error:
                 pass
             time.sleep(0.5)
@@ -159,7 +183,7 @@ def write_slowly(files: list[tuple[Path, bytes]]) -> None:
     for step in range(10):  # ten chunks, 0.5 s apart: 5 s per file
         for handle, data in handles:
             size = len(data) // 10 + 1
-            handle.write(data[step * size:(step + 1) * size])
+            handle.write(data[step * size : (step + 1) * size])
             handle.flush()
         time.sleep(0.5)
     for handle, _ in handles:
@@ -185,19 +209,29 @@ def main() -> None:
     parser.add_argument("--drops", type=int, default=10)
     parser.add_argument("--burst", type=int, default=50)
     parser.add_argument("--home", type=Path, default=None, help="keep the run here")
-    parser.add_argument("--batch-max", type=int, default=None,
-                        help="TOOL_OCR_BATCH_MAX_FILES for the service (1: no batching)")
+    parser.add_argument(
+        "--batch-max",
+        type=int,
+        default=None,
+        help="TOOL_OCR_BATCH_MAX_FILES for the service (1: no batching)",
+    )
     args = parser.parse_args()
     home = (args.home or Path(tempfile.mkdtemp(prefix="tool-ocr-bench-"))).resolve()
     port = free_port()
-    env = {**os.environ, "TOOL_OCR_HOME": str(home), "TOOL_OCR_SERVER_PORT": str(port),
-           "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-           "TOOL_OCR_SNAPSHOT_INTERVAL": "1"}
+    env = {
+        **os.environ,
+        "TOOL_OCR_HOME": str(home),
+        "TOOL_OCR_SERVER_PORT": str(port),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "TOOL_OCR_SNAPSHOT_INTERVAL": "1",
+    }
     if args.batch_max:
         env["TOOL_OCR_BATCH_MAX_FILES"] = str(args.batch_max)
     os.environ.update({k: env[k] for k in ("TOOL_OCR_HOME", "PREFECT_API_URL")})
-    print(f"home {home}, Prefect on port {port}, batches of up to "
-          f"{env.get('TOOL_OCR_BATCH_MAX_FILES', 'the default')} files")
+    print(
+        f"home {home}, Prefect on port {port}, batches of up to "
+        f"{env.get('TOOL_OCR_BATCH_MAX_FILES', 'the default')} files"
+    )
     service = Service(env)
     service.start()
     if not wait(lambda: ready(home, env), 180):
@@ -219,7 +253,8 @@ def main() -> None:
     wrong = {k: (v, outcome.get(k)) for k, v in expected.items() if outcome.get(k) != v}
     rows = query(home, "SELECT count(*), count(DISTINCT relative_path) FROM files")
     leftovers = [p for p in (home / "inbox").rglob("*") if p.is_file()] + [
-        p for p in (home / "processing").rglob("*") if p.is_file()]
+        p for p in (home / "processing").rglob("*") if p.is_file()
+    ]
     pages = sum(1 for v in expected.values() if v == "processed")
 
     print("3. prune-expired:")
@@ -228,17 +263,27 @@ def main() -> None:
     raw = raw_engine([page(n) for n in range(min(pages, 20))])
     service_ppm = 60 * pages / elapsed
     print("\n== results ==")
-    print(f"latency drop -> DuckDB row: median {statistics.median(seconds):.1f} s "
-          f"(min {min(seconds):.1f}, max {max(seconds):.1f}, n={len(seconds)})")
-    print(f"burst: {len(expected)} files, all placed: {ok and not wrong}, wrong: {wrong or 'none'}"
-          f", stopped after {stopped_at} placed and restarted")
-    print(f"  files rows {rows[0][0] if rows else '?'} for {rows[0][1] if rows else '?'} "
-          f"arrivals, left in inbox/processing: {len(leftovers)}")
-    print(f"  pages/min: service {service_ppm:.1f} (incl. restart) vs raw engine loop "
-          f"{raw:.1f}: ratio {service_ppm / raw:.2f}")
+    print(
+        f"latency drop -> DuckDB row: median {statistics.median(seconds):.1f} s "
+        f"(min {min(seconds):.1f}, max {max(seconds):.1f}, n={len(seconds)})"
+    )
+    print(
+        f"burst: {len(expected)} files, all placed: {ok and not wrong}, wrong: {wrong or 'none'}"
+        f", stopped after {stopped_at} placed and restarted"
+    )
+    print(
+        f"  files rows {rows[0][0] if rows else '?'} for {rows[0][1] if rows else '?'} "
+        f"arrivals, left in inbox/processing: {len(leftovers)}"
+    )
+    print(
+        f"  pages/min: service {service_ppm:.1f} (incl. restart) vs raw engine loop "
+        f"{raw:.1f}: ratio {service_ppm / raw:.2f}"
+    )
     print(f"  watcher peak RSS {service.peak_watcher_rss / 2**20:.0f} MiB")
-    print(f"prune-expired: schedule {prune['schedule']}, dry run listed exactly the expired "
-          f"files: {prune['exact']} ({prune['listed']} listed, {prune['expected']} expired)")
+    print(
+        f"prune-expired: schedule {prune['schedule']}, dry run listed exactly the expired "
+        f"files: {prune['exact']} ({prune['listed']} listed, {prune['expected']} expired)"
+    )
 
 
 def prune_check(home: Path) -> dict[str, object]:
@@ -255,10 +300,12 @@ def prune_check(home: Path) -> dict[str, object]:
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name("prune-expired/prune-expired")
     listed = set(prune_expired(dry_run=True)["paths"])
-    return {"schedule": [getattr(s.schedule, "cron", None) for s in deployment.schedules],
-            "exact": listed == {str(p) for p in expired}
-            and all(p.exists() for p in expired), "listed": len(listed),
-            "expected": len(expired)}
+    return {
+        "schedule": [getattr(s.schedule, "cron", None) for s in deployment.schedules],
+        "exact": listed == {str(p) for p in expired} and all(p.exists() for p in expired),
+        "listed": len(listed),
+        "expected": len(expired),
+    }
 
 
 if __name__ == "__main__":

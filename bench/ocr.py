@@ -69,15 +69,29 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.ocr", description=__doc__)
-    parser.add_argument("--pages", type=int, default=3,
-                        help="pages per family (default 3: rotated gets 90, 180 and 270)")
-    parser.add_argument("--families", type=lambda s: [f for f in s.split(",") if f],
-                        default=list(FAMILIES), help=f"comma-separated, of {','.join(FAMILIES)}")
+    parser.add_argument(
+        "--pages",
+        type=int,
+        default=3,
+        help="pages per family (default 3: rotated gets 90, 180 and 270)",
+    )
+    parser.add_argument(
+        "--families",
+        type=lambda s: [f for f in s.split(",") if f],
+        default=list(FAMILIES),
+        help=f"comma-separated, of {','.join(FAMILIES)}",
+    )
     parser.add_argument("--seed", type=int, default=0, help="page generator seed (default 0)")
     parser.add_argument("--out", help="keep the pages and results.json/results.csv here")
     parser.add_argument("--real", help="also read real scans: <name>.<image> + <name>.txt")
-    parser.add_argument("--soak", type=int, nargs="?", const=500, default=0,
-                        help="one engine reads N pages (default 500), RSS every 50")
+    parser.add_argument(
+        "--soak",
+        type=int,
+        nargs="?",
+        const=500,
+        default=0,
+        help="one engine reads N pages (default 500), RSS every 50",
+    )
     return parser
 
 
@@ -93,8 +107,10 @@ def _workdir(out: str | None) -> Iterator[Path]:
 
 def generated_scans(families: list[str], per_family: int, seed: int, folder: Path) -> list[Scan]:
     """The generated pages, saved under `folder`."""
-    return [Scan(p.name, p.family, p.save(folder), p.dpi, p.text)
-            for p in generate(families, per_family, seed)]
+    return [
+        Scan(p.name, p.family, p.save(folder), p.dpi, p.text)
+        for p in generate(families, per_family, seed)
+    ]
 
 
 def real_scans(folder: Path, work: Path) -> list[Scan]:
@@ -120,6 +136,7 @@ def real_scans(folder: Path, work: Path) -> list[Scan]:
 
 def score(scan: Scan, ours: EngineRun, tess: EngineRun) -> PageResult:
     """Both engines' accuracy and time on one scan."""
+
     def one(run: EngineRun) -> Score:
         text = run.texts[scan.name]
         return Score(word_f1(text, scan.truth), cer(text, scan.truth), run.seconds[scan.name])
@@ -127,8 +144,14 @@ def score(scan: Scan, ours: EngineRun, tess: EngineRun) -> PageResult:
     with Image.open(scan.path) as img:
         long_side = max(img.size) / scan.dpi
     a4 = abs(long_side - A4_INCHES[1]) < 0.3
-    return PageResult(scan.name, scan.family, len(normalize(scan.truth)), a4, one(ours),
-                      one(tess) if tess.ran else None)
+    return PageResult(
+        scan.name,
+        scan.family,
+        len(normalize(scan.truth)),
+        a4,
+        one(ours),
+        one(tess) if tess.ran else None,
+    )
 
 
 def _aggregate(rows: list[PageResult], engine: str) -> tuple[float, float, float] | None:
@@ -137,9 +160,11 @@ def _aggregate(rows: list[PageResult], engine: str) -> tuple[float, float, float
     if not rows or any(s is None for s in scores):
         return None
     chars = sum(r.chars for r in rows) or 1
-    return (statistics.fmean(s.f1 for s in scores),
-            sum(s.cer * r.chars for s, r in zip(scores, rows, strict=True)) / chars,
-            statistics.median(s.seconds for s in scores))
+    return (
+        statistics.fmean(s.f1 for s in scores),
+        sum(s.cer * r.chars for s, r in zip(scores, rows, strict=True)) / chars,
+        statistics.median(s.seconds for s in scores),
+    )
 
 
 def _ratio(a: float, b: float) -> str:
@@ -148,11 +173,14 @@ def _ratio(a: float, b: float) -> str:
 
 def table(results: list[PageResult]) -> str:
     """One row per family, then A4 pages and all pages: ours, Tesseract and their ratios."""
-    head = (f"{'family':<10}{'pages':>5} | {'F1 ours':>7} {'tess':>6} {'diff':>6} | "
-            f"{'CER ours':>8} {'tess':>6} {'ratio':>6} | {'s/pg ours':>9} {'tess':>6} {'ratio':>6}")
+    head = (
+        f"{'family':<10}{'pages':>5} | {'F1 ours':>7} {'tess':>6} {'diff':>6} | "
+        f"{'CER ours':>8} {'tess':>6} {'ratio':>6} | {'s/pg ours':>9} {'tess':>6} {'ratio':>6}"
+    )
     lines = [head, "-" * len(head)]
-    groups = [(f, [r for r in results if r.family == f]) for f in dict.fromkeys(
-        r.family for r in results)]
+    groups = [
+        (f, [r for r in results if r.family == f]) for f in dict.fromkeys(r.family for r in results)
+    ]
     groups += [("A4 pages", [r for r in results if r.a4]), ("overall", results)]
     for name, rows in groups:
         ours, tess = _aggregate(rows, "ours"), _aggregate(rows, "tesseract")
@@ -160,12 +188,16 @@ def table(results: list[PageResult]) -> str:
             continue
         cells = f"{name:<10}{len(rows):>5} | {ours[0]:7.3f} "
         if tess is None:
-            lines.append(cells + f"{'-':>6} {'-':>6} | {ours[1]:8.3f} {'-':>6} {'-':>6} | "
-                         f"{ours[2]:9.2f} {'-':>6} {'-':>6}")
+            lines.append(
+                cells + f"{'-':>6} {'-':>6} | {ours[1]:8.3f} {'-':>6} {'-':>6} | "
+                f"{ours[2]:9.2f} {'-':>6} {'-':>6}"
+            )
             continue
-        lines.append(cells + f"{tess[0]:6.3f} {ours[0] - tess[0]:+6.3f} | {ours[1]:8.3f} "
-                     f"{tess[1]:6.3f} {_ratio(ours[1], tess[1])} | {ours[2]:9.2f} "
-                     f"{tess[2]:6.2f} {_ratio(ours[2], tess[2])}")
+        lines.append(
+            cells + f"{tess[0]:6.3f} {ours[0] - tess[0]:+6.3f} | {ours[1]:8.3f} "
+            f"{tess[1]:6.3f} {_ratio(ours[1], tess[1])} | {ours[2]:9.2f} "
+            f"{tess[2]:6.2f} {_ratio(ours[2], tess[2])}"
+        )
     return "\n".join(lines)
 
 
@@ -176,8 +208,10 @@ def targets(results: list[PageResult]) -> list[str]:
     out = []
     if ours and tess:
         ok = ours[2] <= tess[2]
-        out.append(f"{_verdict(ok)} s/page on A4 <= 1.0 x Tesseract: {ours[2]:.2f} vs "
-                   f"{tess[2]:.2f} s (x{ours[2] / tess[2]:.2f})")
+        out.append(
+            f"{_verdict(ok)} s/page on A4 <= 1.0 x Tesseract: {ours[2]:.2f} vs "
+            f"{tess[2]:.2f} s (x{ours[2] / tess[2]:.2f})"
+        )
     families = dict.fromkeys(r.family for r in results)
     behind = []
     for fam in families:
@@ -187,10 +221,14 @@ def targets(results: list[PageResult]) -> list[str]:
             behind.append(f"{fam} {o[0]:.3f}<{t[0]:.3f}")
     whole_o, whole_t = _aggregate(results, "ours"), _aggregate(results, "tesseract")
     if whole_o and whole_t:
-        out.append(f"{_verdict(not behind)} word F1 >= Tesseract on every family"
-                   + (f"; behind on: {', '.join(behind)}" if behind else ""))
-        out.append(f"{_verdict(whole_o[1] <= whole_t[1])} CER <= Tesseract: {whole_o[1]:.3f} "
-                   f"vs {whole_t[1]:.3f}")
+        out.append(
+            f"{_verdict(not behind)} word F1 >= Tesseract on every family"
+            + (f"; behind on: {', '.join(behind)}" if behind else "")
+        )
+        out.append(
+            f"{_verdict(whole_o[1] <= whole_t[1])} CER <= Tesseract: {whole_o[1]:.3f} "
+            f"vs {whole_t[1]:.3f}"
+        )
     return out or ["(no targets: Tesseract did not run)"]
 
 
@@ -207,33 +245,55 @@ def _verdict(ok: bool) -> str:
 
 def report(results: list[PageResult], ours: EngineRun, tess: EngineRun) -> str:
     """The whole printout: engines, table, load and memory, targets."""
-    lines = [_load(), f"ours:      {ours.version}", f"tesseract: {tess.version or tess.note}", "",
-             table(results), "",
-             f"model load: ours {ours.load_seconds:.2f} s (once per process, not in s/page)"]
+    lines = [
+        _load(),
+        f"ours:      {ours.version}",
+        f"tesseract: {tess.version or tess.note}",
+        "",
+        table(results),
+        "",
+        f"model load: ours {ours.load_seconds:.2f} s (once per process, not in s/page)",
+    ]
     if tess.ran:
-        lines.append(f"            tesseract {tess.load_seconds:.2f} s start-up on a blank page "
-                     "(paid on every page: one process per page, included in its s/page)")
-        lines.append(f"peak RSS:   ours {ours.peak_rss_mib:.0f} MiB (one process: model and all "
-                     f"pages), tesseract {tess.peak_rss_mib:.0f} MiB (largest per-page process)")
+        lines.append(
+            f"            tesseract {tess.load_seconds:.2f} s start-up on a blank page "
+            "(paid on every page: one process per page, included in its s/page)"
+        )
+        lines.append(
+            f"peak RSS:   ours {ours.peak_rss_mib:.0f} MiB (one process: model and all "
+            f"pages), tesseract {tess.peak_rss_mib:.0f} MiB (largest per-page process)"
+        )
     else:
         lines.append(f"peak RSS:   ours {ours.peak_rss_mib:.0f} MiB; {tess.note}")
     return "\n".join([*lines, "", *targets(results)])
 
 
-def write_results(folder: Path, results: list[PageResult], ours: EngineRun,
-                  tess: EngineRun) -> None:
+def write_results(
+    folder: Path, results: list[PageResult], ours: EngineRun, tess: EngineRun
+) -> None:
     """results.json (everything, texts included) and results.csv (one row per page)."""
     runs = {r.name: asdict(r) for r in (ours, tess)}
-    (folder / "results.json").write_text(json.dumps(
-        {"engines": runs, "pages": [asdict(r) for r in results]}, indent=1), "utf-8")
+    (folder / "results.json").write_text(
+        json.dumps({"engines": runs, "pages": [asdict(r) for r in results]}, indent=1), "utf-8"
+    )
     with (folder / "results.csv").open("w", newline="") as fh:
         out = csv.writer(fh)
         out.writerow(["page", "family", "chars", "a4", "engine", "word_f1", "cer", "seconds"])
         for r in results:
             for engine, s in (("ours", r.ours), ("tesseract", r.tesseract)):
                 if s is not None:
-                    out.writerow([r.name, r.family, r.chars, r.a4, engine, f"{s.f1:.4f}",
-                                  f"{s.cer:.4f}", f"{s.seconds:.3f}"])
+                    out.writerow(
+                        [
+                            r.name,
+                            r.family,
+                            r.chars,
+                            r.a4,
+                            engine,
+                            f"{s.f1:.4f}",
+                            f"{s.cer:.4f}",
+                            f"{s.seconds:.3f}",
+                        ]
+                    )
     print(f"pages and results kept in {folder}")
 
 
@@ -243,10 +303,14 @@ def soak(scans: list[Scan], work: Path, count: int) -> int:
     samples = [(int(p), float(r)) for p, r in result["samples"]]
     after = [r for p, r in samples if p >= result["every"]]
     flat = bool(after) and max(after) <= (1 + SOAK_FLAT) * min(after)
-    print(f"RSS first {samples[0][1]:.0f} MiB (engine loaded), after warm-up "
-          f"{after[0] if after else 0:.0f}, last {samples[-1][1]:.0f}, peak {peak:.0f} MiB")
-    print(f"{_verdict(flat)} RSS flat within {SOAK_FLAT:.0%} after warm-up "
-          f"(min {min(after, default=0):.0f}, max {max(after, default=0):.0f} MiB)")
+    print(
+        f"RSS first {samples[0][1]:.0f} MiB (engine loaded), after warm-up "
+        f"{after[0] if after else 0:.0f}, last {samples[-1][1]:.0f}, peak {peak:.0f} MiB"
+    )
+    print(
+        f"{_verdict(flat)} RSS flat within {SOAK_FLAT:.0%} after warm-up "
+        f"(min {min(after, default=0):.0f}, max {max(after, default=0):.0f} MiB)"
+    )
     print(f"{_verdict(peak < SOAK_LIMIT_MIB)} peak RSS < {SOAK_LIMIT_MIB / 1024:.1f} GiB")
     return 0
 

@@ -65,8 +65,9 @@ class BenchPage:
         return path
 
 
-def generate(families: Iterable[str] = FAMILIES, per_family: int = 1,
-             seed: int = 0) -> list[BenchPage]:
+def generate(
+    families: Iterable[str] = FAMILIES, per_family: int = 1, seed: int = 0
+) -> list[BenchPage]:
     """`per_family` pages of each family, the same bytes for the same seed and fonts."""
     unknown = set(families) - set(FAMILIES)
     if unknown:
@@ -86,15 +87,28 @@ def make_page(family: str, index: int, seed: int = 0) -> BenchPage:
     rotation = (90, 180, 270)[index % 3] if family == "rotated" else 0
     img, fmt = degrade(img, family, rng, dpi, rotation)
     data, suffix = encode(img, fmt, dpi, rng)
-    return BenchPage(f"{family}-{index + 1}", family, data, suffix, dpi, tuple(lines),
-                     Path(font_name).stem, rotation)
+    return BenchPage(
+        f"{family}-{index + 1}",
+        family,
+        data,
+        suffix,
+        dpi,
+        tuple(lines),
+        Path(font_name).stem,
+        rotation,
+    )
 
 
 @cache
 def available_fonts() -> tuple[str, ...]:
     """The built-in font plus the system's Latin text fonts, in a stable order."""
-    found = {str(p) for d in FONT_DIRS if d.is_dir() for p in d.rglob("*")
-             if p.suffix.lower() in (".ttf", ".otf") and not _UNUSABLE.search(p.name)}
+    found = {
+        str(p)
+        for d in FONT_DIRS
+        if d.is_dir()
+        for p in d.rglob("*")
+        if p.suffix.lower() in (".ttf", ".otf") and not _UNUSABLE.search(p.name)
+    }
     return (DEFAULT_FONT, *sorted(found))
 
 
@@ -127,8 +141,9 @@ def wrap(words: Sequence[str], font: FontType, width: float) -> list[str]:
     return [*lines, current] if current else lines
 
 
-def draw_prose(rng: random.Random, font_name: str, dpi: int,
-               columns: int = 1) -> tuple[Image.Image, list[str]]:
+def draw_prose(
+    rng: random.Random, font_name: str, dpi: int, columns: int = 1
+) -> tuple[Image.Image, list[str]]:
     """An upright A4 page of prose paragraphs in `columns` columns, with its lines."""
     width, height = (round(d * dpi) for d in A4_INCHES)
     size = round(rng.uniform(9.5, 12) * dpi / 72)
@@ -152,8 +167,7 @@ def draw_prose(rng: random.Random, font_name: str, dpi: int,
     return render(width, height, font, placed), [text for _, _, text in placed]
 
 
-def draw_receipt(rng: random.Random, font_name: str,
-                 dpi: int) -> tuple[Image.Image, list[str]]:
+def draw_receipt(rng: random.Random, font_name: str, dpi: int) -> tuple[Image.Image, list[str]]:
     """A narrow till receipt: centred header, items with amounts right-aligned, totals."""
     size = round(rng.uniform(9, 11) * dpi / 72)
     font = load_font(font_name, size)
@@ -162,10 +176,21 @@ def draw_receipt(rng: random.Random, font_name: str,
     total = sum(round(float(amount) * 100) for _, amount in items)
     vat = round(total / 6)
     rows: list[tuple[str, str]] = [(h, "") for h in RECEIPT_HEADER]
-    rows += [(f"{rng.randint(1, 28):02d}/0{rng.randint(1, 9)}/2024 {rng.randint(8, 20)}:"
-              f"{rng.randint(10, 59)}", f"Till {rng.randint(1, 6)}"), *items]
-    rows += [("SUBTOTAL", _money(total)), ("VAT included", _money(vat)), ("TOTAL", _money(total)),
-             ("Card payment", _money(total)), ("Thank you for shopping with us!", "")]
+    rows += [
+        (
+            f"{rng.randint(1, 28):02d}/0{rng.randint(1, 9)}/2024 {rng.randint(8, 20)}:"
+            f"{rng.randint(10, 59)}",
+            f"Till {rng.randint(1, 6)}",
+        ),
+        *items,
+    ]
+    rows += [
+        ("SUBTOTAL", _money(total)),
+        ("VAT included", _money(vat)),
+        ("TOTAL", _money(total)),
+        ("Card payment", _money(total)),
+        ("Thank you for shopping with us!", ""),
+    ]
     placed: list[Placed] = []
     for i, (label, amount) in enumerate(rows):
         y = margin + i * pitch
@@ -191,8 +216,9 @@ def render(width: int, height: int, font: FontType, placed: Sequence[Placed]) ->
     return img
 
 
-def degrade(img: Image.Image, family: str, rng: random.Random, dpi: int,
-            rotation: int) -> tuple[Image.Image, str]:
+def degrade(
+    img: Image.Image, family: str, rng: random.Random, dpi: int, rotation: int
+) -> tuple[Image.Image, str]:
     """The scan of the drawn page for `family`, and the file format it is delivered in."""
     scale = dpi / 300
     nprng = np.random.default_rng(rng.getrandbits(32))

@@ -42,13 +42,28 @@ PARAGRAPHS: tuple[str, ...] = (
 )
 
 RECEIPT_ITEMS: tuple[tuple[str, str], ...] = (
-    ("Whole milk 2L", "1.89"), ("Sourdough loaf", "3.20"), ("Free range eggs x12", "4.15"),
-    ("Cheddar 400g", "3.75"), ("Bananas 1.2kg", "1.32"), ("Olive oil 500ml", "6.49"),
-    ("Coffee beans", "8.99"), ("Tomatoes vine", "2.10"), ("Greek yoghurt", "2.45"),
-    ("Dish soap", "1.99"), ("Apples Braeburn", "2.60"), ("Pasta fusilli", "0.95"),
-    ("Orange juice 1L", "2.25"), ("Chicken thighs", "5.80"), ("Basmati rice 1kg", "2.70"),
-    ("Toilet roll 9pk", "4.99"), ("Dark chocolate", "1.65"), ("Butter salted", "2.35"),
+    ("Whole milk 2L", "1.89"),
+    ("Sourdough loaf", "3.20"),
+    ("Free range eggs x12", "4.15"),
+    ("Cheddar 400g", "3.75"),
+    ("Bananas 1.2kg", "1.32"),
+    ("Olive oil 500ml", "6.49"),
+    ("Coffee beans", "8.99"),
+    ("Tomatoes vine", "2.10"),
+    ("Greek yoghurt", "2.45"),
+    ("Dish soap", "1.99"),
+    ("Apples Braeburn", "2.60"),
+    ("Pasta fusilli", "0.95"),
+    ("Orange juice 1L", "2.25"),
+    ("Chicken thighs", "5.80"),
+    ("Basmati rice 1kg", "2.70"),
+    ("Toilet roll 9pk", "4.99"),
+    ("Dark chocolate", "1.65"),
+    ("Butter salted", "2.35"),
 )
 
-RECEIPT_HEADER: tuple[str, ...] = ("GREENWAY MARKET", "14 High Street, Kendal LA9 4AB",
-                                   "Tel 01539 720 118")
+RECEIPT_HEADER: tuple[str, ...] = (
+    "GREENWAY MARKET",
+    "14 High Street, Kendal LA9 4AB",
+    "Tel 01539 720 118",
+)

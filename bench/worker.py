@@ -38,8 +38,14 @@ def main() -> int:
     started = time.perf_counter()
     engine = load_engine()
     info = engine.info
-    _send(replies, {"ready": True, "load_seconds": time.perf_counter() - started,
-                    "engine": dataclasses.asdict(info) if dataclasses.is_dataclass(info) else {}})
+    _send(
+        replies,
+        {
+            "ready": True,
+            "load_seconds": time.perf_counter() - started,
+            "engine": dataclasses.asdict(info) if dataclasses.is_dataclass(info) else {},
+        },
+    )
     for line in sys.stdin:
         request = json.loads(line)
         if "read" in request:
@@ -65,8 +71,9 @@ def to_page(item: dict[str, Any]) -> Page:
     dpi = float(item["dpi"])
     with Image.open(item["path"]) as img:
         width, height = img.size
-    return Page(1, width * 72 / dpi, height * 72 / dpi, "ocr", image_path=Path(item["path"]),
-                dpi=dpi)
+    return Page(
+        1, width * 72 / dpi, height * 72 / dpi, "ocr", image_path=Path(item["path"]), dpi=dpi
+    )
 
 
 def read(engine: OcrEngine, item: dict[str, Any]) -> dict[str, Any]:

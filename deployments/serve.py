@@ -24,20 +24,31 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
     from flows.ocr_inbox import ocr_inbox
     from flows.prune_expired import prune_expired
 
-    return [_built(d) for d in (
-        ocr_inbox.to_deployment(
-            name="ocr-inbox", tags=[*TAGS, "hot-folder"], paused=False,
-            description="OCR files claimed from the hot folder; triggered by the watcher."),
-        # paused=False: stopping a runner pauses what it served; starting again resumes it.
-        prune_expired.to_deployment(
-            name="prune-expired", tags=[*TAGS, "maintenance"], cron=settings.prune_cron,
-            paused=False, description="Delete processed files, outputs and duplicates past "
-            "their retention; failed/ keeps its own, longer one."),
-    )]
+    return [
+        _built(d)
+        for d in (
+            ocr_inbox.to_deployment(
+                name="ocr-inbox",
+                tags=[*TAGS, "hot-folder"],
+                paused=False,
+                description="OCR files claimed from the hot folder; triggered by the watcher.",
+            ),
+            # paused=False: stopping a runner pauses what it served; starting again resumes it.
+            prune_expired.to_deployment(
+                name="prune-expired",
+                tags=[*TAGS, "maintenance"],
+                cron=settings.prune_cron,
+                paused=False,
+                description="Delete processed files, outputs and duplicates past "
+                "their retention; failed/ keeps its own, longer one.",
+            ),
+        )
+    ]
 
 
-def _built(deployment: RunnerDeployment | Coroutine[Any, Any, RunnerDeployment]
-           ) -> RunnerDeployment:
+def _built(
+    deployment: RunnerDeployment | Coroutine[Any, Any, RunnerDeployment],
+) -> RunnerDeployment:
     """`to_deployment` is sync outside an event loop; say so to the type checker."""
     assert isinstance(deployment, RunnerDeployment)
     return deployment

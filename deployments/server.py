@@ -50,26 +50,44 @@ def server_env(settings: Settings) -> dict[str, str]:
     return {**defaults, **os.environ}
 
 
-def start_local_server(settings: Settings,
-                       timeout: float = 120.0) -> tuple[subprocess.Popen[bytes], str]:
+def start_local_server(
+    settings: Settings, timeout: float = 120.0
+) -> tuple[subprocess.Popen[bytes], str]:
     """Start `prefect server start` on 127.0.0.1; returns (process, API URL) once it answers."""
     api_url = f"http://127.0.0.1:{settings.server_port}/api"
     if api_answers(api_url):
-        raise ConfigError(f"a Prefect server already answers at {api_url}: set "
-                          f"PREFECT_API_URL={api_url} to use it, or TOOL_OCR_SERVER_PORT")
+        raise ConfigError(
+            f"a Prefect server already answers at {api_url}: set "
+            f"PREFECT_API_URL={api_url} to use it, or TOOL_OCR_SERVER_PORT"
+        )
     env = server_env(settings)
     Path(env["PREFECT_SERVER_UI_STATIC_DIRECTORY"]).mkdir(parents=True, exist_ok=True)
     logfile = (settings.state / "prefect-server.log").open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-         "--port", str(settings.server_port)],
-        env=env, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(settings.server_port),
+        ],
+        env=env,
+        stdout=logfile,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + timeout
     while not api_answers(api_url):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise ConfigError(f"the local Prefect server did not start (exit {process.poll()}); "
-                              f"see {logfile.name}")
+            raise ConfigError(
+                f"the local Prefect server did not start (exit {process.poll()}); "
+                f"see {logfile.name}"
+            )
         time.sleep(0.5)
     log.info("local Prefect server at %s (SQLite under %s)", api_url, env["PREFECT_HOME"])
     return process, api_url

@@ -30,8 +30,9 @@ def run_name() -> str:
 
 
 @flow(name="ocr-document", flow_run_name=run_name)
-def ocr_document(path: str, force: bool = False,
-                 relative_path: str | None = None) -> dict[str, Any]:
+def ocr_document(
+    path: str, force: bool = False, relative_path: str | None = None
+) -> dict[str, Any]:
     """OCR one file; returns its summary. Fails (after recording why) when the file fails.
 
     `relative_path` is where the file was dropped in the hot folder, kept as metadata.

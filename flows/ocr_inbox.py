@@ -43,16 +43,21 @@ def ocr_inbox(files: list[InboxFile]) -> list[dict[str, Any]]:
     placed = [process(item, settings) for item in files]
     release_claim(claim, settings)
     publish_results(settings, force=True)
-    failed = [f"{p['relative_path']} ({p.get('error_type', 'not placed')})"
-              for p in placed if p["status"] in ("failed", "unplaced")]
+    failed = [
+        f"{p['relative_path']} ({p.get('error_type', 'not placed')})"
+        for p in placed
+        if p["status"] in ("failed", "unplaced")
+    ]
     if failed:  # red in the UI; every file is placed (or left claimed for the watcher)
-        raise FilesFailedError(f"{len(failed)} of {len(files)} file(s) failed: "
-                               + ", ".join(failed[:10]))
+        raise FilesFailedError(
+            f"{len(failed)} of {len(files)} file(s) failed: " + ", ".join(failed[:10])
+        )
     return placed
 
 
 def warm_up(settings: Settings) -> None:
     """Load the OCR model in the background while the first file is ingested and rendered."""
+
     def load() -> None:
         try:
             get_engine(engine_config(settings))
@@ -66,8 +71,11 @@ def process(item: InboxFile, settings: Settings) -> dict[str, Any]:
     """One file: its own OCR subflow run, then its placement (never raises)."""
     state = ocr_document(path=item.path, relative_path=item.relative_path, return_state=True)
     outcome = state.result(raise_on_failure=False)
-    attempts = (run_attempts(item.sha256, state.state_details.flow_run_id, settings)
-                if isinstance(outcome, BaseException) else None)
+    attempts = (
+        run_attempts(item.sha256, state.state_details.flow_run_id, settings)
+        if isinstance(outcome, BaseException)
+        else None
+    )
     placed = place_file(item, outcome, settings, attempts, return_state=True)
     result = placed.result(raise_on_failure=False)
     if isinstance(result, BaseException):  # left in processing/: the watcher retries the batch

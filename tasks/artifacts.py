@@ -29,46 +29,74 @@ class PageProgress:
         self.source, self.total, self.done = source, total, 0
         self.id: UUID | None = None
         if total > 1:
-            self.id = _quietly(create_progress_artifact, 0.0,
-                               key=f"progress-{source.sha256[:16]}",
-                               description=f"OCR of {source.name}: 0 of {total} pages")
+            self.id = _quietly(
+                create_progress_artifact,
+                0.0,
+                key=f"progress-{source.sha256[:16]}",
+                description=f"OCR of {source.name}: 0 of {total} pages",
+            )
 
     def advance(self) -> None:
         """One more page read."""
         self.done += 1
         if self.id is not None:
-            _quietly(update_progress_artifact, self.id, 100.0 * self.done / self.total,
-                     description=f"OCR of {self.source.name}: {self.done} of {self.total} pages")
+            _quietly(
+                update_progress_artifact,
+                self.id,
+                100.0 * self.done / self.total,
+                description=f"OCR of {self.source.name}: {self.done} of {self.total} pages",
+            )
 
 
-def summarize(source: Source, pages: Sequence[Page], outputs: Outputs,
-              low_confidence: float) -> None:
+def summarize(
+    source: Source, pages: Sequence[Page], outputs: Outputs, low_confidence: float
+) -> None:
     """A markdown artifact: pages, mean confidence, low-confidence lines, output paths."""
-    _quietly(create_markdown_artifact, summary_markdown(source, pages, outputs, low_confidence),
-             key=f"document-{source.sha256[:16]}", description=f"OCR summary of {source.name}")
+    _quietly(
+        create_markdown_artifact,
+        summary_markdown(source, pages, outputs, low_confidence),
+        key=f"document-{source.sha256[:16]}",
+        description=f"OCR summary of {source.name}",
+    )
 
 
-def summary_markdown(source: Source, pages: Sequence[Page], outputs: Outputs,
-                     low_confidence: float) -> str:
+def summary_markdown(
+    source: Source, pages: Sequence[Page], outputs: Outputs, low_confidence: float
+) -> str:
     """The summary's text (a table per page, the weakest lines, where the outputs are)."""
     lines = [line for page in pages for line in page.lines]
     mean = sum(ln.confidence for ln in lines) / len(lines) if lines else None
-    low = sorted((ln.confidence, page.number, ln.text) for page in pages for ln in page.lines
-                  if ln.confidence < low_confidence)
-    text = [f"# {source.name}", "",
-            f"{len(pages)} page(s), {len(lines)} line(s), mean confidence "
-            f"{'n/a' if mean is None else f'{mean:.3f}'}, {len(low)} line(s) below "
-            f"{low_confidence:g}", "",
-            "| page | method | lines | mean confidence | seconds |", "|---|---|---|---|---|"]
-    text += [f"| {p.number} | {p.method} | {len(p.lines)} | "
-             f"{'' if p.mean_confidence is None else f'{p.mean_confidence:.3f}'} | "
-             f"{p.seconds:.2f} |" for p in pages]
+    low = sorted(
+        (ln.confidence, page.number, ln.text)
+        for page in pages
+        for ln in page.lines
+        if ln.confidence < low_confidence
+    )
+    text = [
+        f"# {source.name}",
+        "",
+        f"{len(pages)} page(s), {len(lines)} line(s), mean confidence "
+        f"{'n/a' if mean is None else f'{mean:.3f}'}, {len(low)} line(s) below "
+        f"{low_confidence:g}",
+        "",
+        "| page | method | lines | mean confidence | seconds |",
+        "|---|---|---|---|---|",
+    ]
+    text += [
+        f"| {p.number} | {p.method} | {len(p.lines)} | "
+        f"{'' if p.mean_confidence is None else f'{p.mean_confidence:.3f}'} | "
+        f"{p.seconds:.2f} |"
+        for p in pages
+    ]
     if low:
         text += ["", "## Lowest-confidence lines", ""]
-        text += [f"- p{page} ({conf:.2f}): {_escape(line)}"
-                 for conf, page, line in low[:_LOW_LINES_SHOWN]]
-    text += ["", "## Outputs", ""] + [f"- {kind}: `{path}`"
-                                      for kind, path in outputs.as_dict().items()]
+        text += [
+            f"- p{page} ({conf:.2f}): {_escape(line)}"
+            for conf, page, line in low[:_LOW_LINES_SHOWN]
+        ]
+    text += ["", "## Outputs", ""] + [
+        f"- {kind}: `{path}`" for kind, path in outputs.as_dict().items()
+    ]
     return "\n".join(text)
 
 

@@ -27,8 +27,12 @@ from tool_ocr.settings import Settings
 log = logging.getLogger(__name__)
 
 _WRAPPED = {"text"}  # columns shown wrapped, at a capped width
-_NUMBER_FORMATS = {"confidence": "0.000", "mean_confidence": "0.000", "seconds": "0.00",
-                   **dict.fromkeys(("x0", "y0", "x1", "y1", "width_pt", "height_pt"), "0.0")}
+_NUMBER_FORMATS = {
+    "confidence": "0.000",
+    "mean_confidence": "0.000",
+    "seconds": "0.00",
+    **dict.fromkeys(("x0", "y0", "x1", "y1", "width_pt", "height_pt"), "0.0"),
+}
 _MAX_WIDTH, _MIN_WIDTH = 60, 8
 _MAX_CELL = 32_767  # Excel's limit on characters in a cell
 
@@ -37,14 +41,29 @@ _MAX_CELL = 32_767  # Excel's limit on characters in a cell
 def export_document(source: Source, pages: list[Page], settings: Settings) -> Outputs:
     """Excel, JSON and text beside the searchable PDF; returns all four output paths."""
     outputs = Outputs.for_source(settings.output, source)
-    write_exports(source, pages, used_engine(pages, settings), xlsx=outputs.xlsx,
-                  json_path=outputs.json, txt=outputs.txt, low_confidence=settings.low_confidence)
+    write_exports(
+        source,
+        pages,
+        used_engine(pages, settings),
+        xlsx=outputs.xlsx,
+        json_path=outputs.json,
+        txt=outputs.txt,
+        low_confidence=settings.low_confidence,
+    )
     return outputs
 
 
-def write_exports(source: Source, pages: Sequence[Page], engine: EngineInfo, *, xlsx: Path,
-                  json_path: Path, txt: Path, low_confidence: float,
-                  created: datetime | None = None) -> None:
+def write_exports(
+    source: Source,
+    pages: Sequence[Page],
+    engine: EngineInfo,
+    *,
+    xlsx: Path,
+    json_path: Path,
+    txt: Path,
+    low_confidence: float,
+    created: datetime | None = None,
+) -> None:
     """Write the Excel workbook, the JSON document and the plain text of one document."""
     pages = sorted(pages, key=lambda p: p.number)
     stamp = (created or datetime.now(UTC)).isoformat(timespec="seconds")
@@ -74,13 +93,26 @@ def write_txt(pages: Sequence[Page], path: Path) -> None:
         tmp.write_text("\f".join(page.text for page in pages) + "\n", encoding="utf-8")
 
 
-def write_json(source: Source, pages: Sequence[Page], engine: EngineInfo, path: Path, *,
-               low_confidence: float, created: str) -> None:
+def write_json(
+    source: Source,
+    pages: Sequence[Page],
+    engine: EngineInfo,
+    path: Path,
+    *,
+    low_confidence: float,
+    created: str,
+) -> None:
     """The full structure as UTF-8 JSON, keys in a fixed order."""
     data = {
-        "document": {"name": source.name, "sha256": source.sha256, "kind": source.kind,
-                     "size": source.size, "pages": len(pages), "created": created,
-                     "low_confidence_below": low_confidence},
+        "document": {
+            "name": source.name,
+            "sha256": source.sha256,
+            "kind": source.kind,
+            "size": source.size,
+            "pages": len(pages),
+            "created": created,
+            "low_confidence_below": low_confidence,
+        },
         "engine": {"name": engine.name, "version": engine.version, "models": engine.models},
         "pages": [_page_json(page, low_confidence) for page in pages],
     }
@@ -89,53 +121,117 @@ def write_json(source: Source, pages: Sequence[Page], engine: EngineInfo, path: 
 
 
 def _page_json(page: Page, low_confidence: float) -> dict[str, Any]:
-    return {"number": page.number, "method": page.method, "width": page.width,
-            "height": page.height, "dpi": page.dpi, "seconds": page.seconds,
-            "mean_confidence": page.mean_confidence, "text": page.text,
-            "lines": [_line_json(line, low_confidence) for line in page.lines]}
+    return {
+        "number": page.number,
+        "method": page.method,
+        "width": page.width,
+        "height": page.height,
+        "dpi": page.dpi,
+        "seconds": page.seconds,
+        "mean_confidence": page.mean_confidence,
+        "text": page.text,
+        "lines": [_line_json(line, low_confidence) for line in page.lines],
+    }
 
 
 def _line_json(line: Line, low_confidence: float) -> dict[str, Any]:
-    return {"text": line.text, "confidence": line.confidence,
-            "low_confidence": line.confidence < low_confidence, "box": list(line.box),
-            "words": [{"text": w.text, "confidence": w.confidence, "box": list(w.box)}
-                      for w in line.words]}
+    return {
+        "text": line.text,
+        "confidence": line.confidence,
+        "low_confidence": line.confidence < low_confidence,
+        "box": list(line.box),
+        "words": [
+            {"text": w.text, "confidence": w.confidence, "box": list(w.box)} for w in line.words
+        ],
+    }
 
 
-def write_xlsx(source: Source, pages: Sequence[Page], engine: EngineInfo, path: Path, *,
-               low_confidence: float, created: str) -> None:
+def write_xlsx(
+    source: Source,
+    pages: Sequence[Page],
+    engine: EngineInfo,
+    path: Path,
+    *,
+    low_confidence: float,
+    created: str,
+) -> None:
     """Sheets `document`, `pages` and `lines`, each with a frozen, filtered header row."""
-    sheets = {"document": _document_frame(source, pages, engine, created),
-              "pages": _pages_frame(pages),
-              "lines": _lines_frame(pages, low_confidence)}
+    sheets = {
+        "document": _document_frame(source, pages, engine, created),
+        "pages": _pages_frame(pages),
+        "lines": _lines_frame(pages, low_confidence),
+    }
     with replace_atomically(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
         for name, frame in sheets.items():
             frame.to_excel(writer, sheet_name=name, index=False)
             _format(writer.sheets[name])
 
 
-def _document_frame(source: Source, pages: Sequence[Page], engine: EngineInfo,
-                    created: str) -> pd.DataFrame:
+def _document_frame(
+    source: Source, pages: Sequence[Page], engine: EngineInfo, created: str
+) -> pd.DataFrame:
     confidences = [line.confidence for page in pages for line in page.lines]
     mean = sum(confidences) / len(confidences) if confidences else None
-    return pd.DataFrame([{
-        "name": _cell(source.name), "sha256": source.sha256, "kind": source.kind,
-        "pages": len(pages), "lines": len(confidences), "mean_confidence": mean,
-        "engine": engine.name, "version": engine.version, "created": created}])
+    return pd.DataFrame(
+        [
+            {
+                "name": _cell(source.name),
+                "sha256": source.sha256,
+                "kind": source.kind,
+                "pages": len(pages),
+                "lines": len(confidences),
+                "mean_confidence": mean,
+                "engine": engine.name,
+                "version": engine.version,
+                "created": created,
+            }
+        ]
+    )
 
 
 def _pages_frame(pages: Sequence[Page]) -> pd.DataFrame:
-    columns = ["page", "method", "width_pt", "height_pt", "dpi", "lines", "mean_confidence",
-               "seconds", "text"]
-    rows = [(p.number, p.method, p.width, p.height, p.dpi, len(p.lines), p.mean_confidence,
-             p.seconds, _cell(p.text)) for p in pages]
+    columns = [
+        "page",
+        "method",
+        "width_pt",
+        "height_pt",
+        "dpi",
+        "lines",
+        "mean_confidence",
+        "seconds",
+        "text",
+    ]
+    rows = [
+        (
+            p.number,
+            p.method,
+            p.width,
+            p.height,
+            p.dpi,
+            len(p.lines),
+            p.mean_confidence,
+            p.seconds,
+            _cell(p.text),
+        )
+        for p in pages
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
 def _lines_frame(pages: Sequence[Page], low_confidence: float) -> pd.DataFrame:
     columns = ["page", "line", "text", "confidence", "low_confidence", "x0", "y0", "x1", "y1"]
-    rows = [(p.number, i, _cell(line.text), line.confidence, line.confidence < low_confidence,
-             *line.box) for p in pages for i, line in enumerate(p.lines, start=1)]
+    rows = [
+        (
+            p.number,
+            i,
+            _cell(line.text),
+            line.confidence,
+            line.confidence < low_confidence,
+            *line.box,
+        )
+        for p in pages
+        for i, line in enumerate(p.lines, start=1)
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -153,7 +249,8 @@ def _format(ws: Worksheet) -> None:
         header = str(col[0].value)
         longest = max(len(str(c.value)) if c.value is not None else 0 for c in col)
         ws.column_dimensions[get_column_letter(col[0].column)].width = min(
-            max(longest + 2, _MIN_WIDTH), _MAX_WIDTH)
+            max(longest + 2, _MIN_WIDTH), _MAX_WIDTH
+        )
         for cell in col[1:]:
             if isinstance(cell.value, str) and cell.value.startswith("="):
                 cell.data_type = "s"  # OCR text such as "=1+1" is text, never a formula

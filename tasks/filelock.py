@@ -53,5 +53,6 @@ def _acquire(fd: int, path: Path, deadline: float, timeout: float, pause: float)
                 holder = path.read_text(errors="replace").strip() or "unknown"
                 raise DatabaseBusyError(
                     f"database lock {path} still held after {timeout:g}s (last taken by pid "
-                    f"{holder}); another pipeline process is writing or stuck") from None
+                    f"{holder}); another pipeline process is writing or stuck"
+                ) from None
             time.sleep(min(remaining, random.uniform(pause / 2, pause)))

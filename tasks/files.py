@@ -40,21 +40,58 @@ log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 _MULTI_FRAME = {"tiff", "gif", "webp"}
-_SUFFIX_KIND = {".pdf": "pdf", ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg",
-                ".tif": "tiff", ".tiff": "tiff", ".bmp": "bmp", ".webp": "webp", ".gif": "gif",
-                ".jp2": "jp2", ".j2k": "jp2", ".jpf": "jp2", ".jpx": "jp2"}
-_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"II*\x00", "tiff"),
-          (b"MM\x00*", "tiff"), (b"II+\x00", "tiff"), (b"MM\x00+", "tiff"),
-          (b"GIF87a", "gif"), (b"GIF89a", "gif"), (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "jp2"),
-          (b"\xffO\xffQ", "jp2"))
+_SUFFIX_KIND = {
+    ".pdf": "pdf",
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".jpe": "jpeg",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".bmp": "bmp",
+    ".webp": "webp",
+    ".gif": "gif",
+    ".jp2": "jp2",
+    ".j2k": "jp2",
+    ".jpf": "jp2",
+    ".jpx": "jp2",
+}
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"II+\x00", "tiff"),
+    (b"MM\x00+", "tiff"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "jp2"),
+    (b"\xffO\xffQ", "jp2"),
+)
 _BMP_HEADER_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}  # "BM" alone is too common in text
-_FOREIGN = ((b"PK\x03\x04", "a ZIP archive (docx, xlsx, odt...)"),
-            (b"\xd0\xcf\x11\xe0", "a legacy MS Office document"), (b"%!PS", "PostScript"),
-            (b"{\\rtf", "an RTF document"), (b"\x1f\x8b", "gzip data"), (b"AT&TFORM", "DjVu"),
-            (b"8BPS", "a Photoshop image"), (b"Rar!", "a RAR archive"),
-            (b"7z\xbc\xaf", "a 7-Zip archive"), (b"\x00\x00\x01\x00", "a Windows icon"))
-_PIL_ERRORS = (OSError, SyntaxError, ValueError, TypeError, EOFError, IndexError, KeyError,
-               ZeroDivisionError, struct.error)
+_FOREIGN = (
+    (b"PK\x03\x04", "a ZIP archive (docx, xlsx, odt...)"),
+    (b"\xd0\xcf\x11\xe0", "a legacy MS Office document"),
+    (b"%!PS", "PostScript"),
+    (b"{\\rtf", "an RTF document"),
+    (b"\x1f\x8b", "gzip data"),
+    (b"AT&TFORM", "DjVu"),
+    (b"8BPS", "a Photoshop image"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"\x00\x00\x01\x00", "a Windows icon"),
+)
+_PIL_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    TypeError,
+    EOFError,
+    IndexError,
+    KeyError,
+    ZeroDivisionError,
+    struct.error,
+)
 _PDF_ERRORS = (RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase)
 
 # Every input image's declared size is checked against the setting (check_pixels) before any
@@ -71,15 +108,19 @@ def fingerprint(path: Path, settings: Settings) -> str:
 
 
 @step("ingest", "ingest {path.name}")
-def ingest(path: Path, sha256: str, settings: Settings,
-           relative_path: str | None = None) -> Source:
+def ingest(path: Path, sha256: str, settings: Settings, relative_path: str | None = None) -> Source:
     """Accept the file (or refuse it with a reason) and mark its document as processing."""
-    source = inspect_file(path, max_bytes=settings.max_file_mb << 20,
-                          max_pages=settings.max_pages, max_pixels=settings.max_pixels)
+    source = inspect_file(
+        path,
+        max_bytes=settings.max_file_mb << 20,
+        max_pages=settings.max_pages,
+        max_pixels=settings.max_pixels,
+    )
     if source.sha256 != sha256:
         raise TransientError(f"{path.name}: changed while being processed")
-    Store.from_settings(settings).start_document(source, flow_run_id=flow_run.id,
-                                                 relative_path=relative_path)
+    Store.from_settings(settings).start_document(
+        source, flow_run_id=flow_run.id, relative_path=relative_path
+    )
     return source
 
 
@@ -94,8 +135,7 @@ def inspect_file(path: Path, *, max_bytes: int, max_pages: int, max_pixels: int)
     else:
         pages = _count_frames(path, kind, max_pages, max_pixels)
     log.info("%s: accepted as %s, %d page(s), %d bytes", path.name, kind, pages, size)
-    return Source(path=path, name=path.name, sha256=sha256, kind=kind, size=size,
-                  page_count=pages)
+    return Source(path=path, name=path.name, sha256=sha256, kind=kind, size=size, page_count=pages)
 
 
 def detect_kind(head: bytes) -> str | None:
@@ -201,8 +241,9 @@ def _count_pdf_pages(path: Path, max_pages: int) -> int:
     with open_pdf(path) as doc:
         pages = doc.page_count
         if doc.xref_get_key(doc.pdf_catalog(), "NeedsRendering")[1] == "true":
-            raise UnsupportedFileError(f"{path.name}: a dynamic XFA form; its content is not "
-                                       "in the PDF pages")
+            raise UnsupportedFileError(
+                f"{path.name}: a dynamic XFA form; its content is not in the PDF pages"
+            )
     return _check_count(path.name, pages, max_pages)
 
 
@@ -229,8 +270,9 @@ def _check_count(name: str, pages: int, max_pages: int) -> int:
 def check_pixels(what: str, size: tuple[int, int], max_pixels: int) -> None:
     """Refuse a raster of `size` (w, h) above `max_pixels`."""
     if size[0] * size[1] > max_pixels:
-        raise TooLargeError(f"{what}: {size[0]} x {size[1]} px is above the {max_pixels:,} "
-                            "pixel limit")
+        raise TooLargeError(
+            f"{what}: {size[0]} x {size[1]} px is above the {max_pixels:,} pixel limit"
+        )
 
 
 @contextmanager

@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 
 def engine_config(settings: Settings) -> EngineConfig:
     """The engine identity for these settings (one loaded engine per config and process)."""
-    return EngineConfig(models=settings.ocr_models, lang=settings.ocr_lang,
-                        threads=settings.ocr_threads)
+    return EngineConfig(
+        models=settings.ocr_models, lang=settings.ocr_lang, threads=settings.ocr_threads
+    )
 
 
 @step("ocr", "ocr page {page.number}", retries=3, retry_delay_seconds=5)
@@ -69,8 +70,7 @@ def upright(page: Page, raster: np.ndarray, rotation: int, dpi: float) -> Page:
     Image.fromarray(np.rot90(raster, rotation // 90)).save(path, dpi=(dpi, dpi))
     log.info("page %s turned %s degrees to read it upright", page.number, rotation)
     width, height = (page.height, page.width) if rotation % 180 else (page.width, page.height)
-    return dataclasses.replace(page, image_path=path, width=width, height=height,
-                               rotation=rotation)
+    return dataclasses.replace(page, image_path=path, width=width, height=height, rotation=rotation)
 
 
 def load_raster(path: Path) -> np.ndarray:

@@ -112,12 +112,19 @@ def _without_existing_text(target: pymupdf.Page, page: Page) -> Page:
     """`page` minus the OCR lines the target already carries as readable text (a stamp, a
     footer), so extraction does not return them twice. Garbage text does not count."""
     scale = page.width / target.rect.width
-    existing = [pymupdf.Rect(w[:4]) * target.rotation_matrix * scale
-                for w in target.get_text("words") if usable_text(w[4], 1)]
+    existing = [
+        pymupdf.Rect(w[:4]) * target.rotation_matrix * scale
+        for w in target.get_text("words")
+        if usable_text(w[4], 1)
+    ]
     if not existing:
         return page
-    return dataclasses.replace(page, lines=tuple(
-        line for line in page.lines if _covered(pymupdf.Rect(line.box), existing) < 0.5))
+    return dataclasses.replace(
+        page,
+        lines=tuple(
+            line for line in page.lines if _covered(pymupdf.Rect(line.box), existing) < 0.5
+        ),
+    )
 
 
 def _covered(box: pymupdf.Rect, others: list[pymupdf.Rect]) -> float:
@@ -129,10 +136,12 @@ def _covered(box: pymupdf.Rect, others: list[pymupdf.Rect]) -> float:
 def _frame(target: pymupdf.Page, page: Page) -> tuple[float, ...]:
     """Matrix from the OCR frame (displayed page, y up) to the target's unrotated crop box."""
     shown = target.rect
-    m = (pymupdf.Matrix(1, 0, 0, -1, 0, page.height)
-         * pymupdf.Matrix(shown.width / page.width, shown.height / page.height)
-         * target.derotation_matrix
-         * pymupdf.Matrix(1, 0, 0, -1, 0, target.cropbox.height))
+    m = (
+        pymupdf.Matrix(1, 0, 0, -1, 0, page.height)
+        * pymupdf.Matrix(shown.width / page.width, shown.height / page.height)
+        * target.derotation_matrix
+        * pymupdf.Matrix(1, 0, 0, -1, 0, target.cropbox.height)
+    )
     return (m.a, m.b, m.c, m.d, m.e, m.f)
 
 
@@ -165,7 +174,8 @@ def _draw_text(canvas: Canvas, page: Page) -> None:
 def _runs(line: Line) -> list[tuple[str, float, float]]:
     """(text, x0, x1) for each word of the line, a stretched space between neighbours."""
     words = [(w.text, w.box[0], w.box[2]) for w in line.words] or [
-        (line.text, line.box[0], line.box[2])]
+        (line.text, line.box[0], line.box[2])
+    ]
     shown = [(_visual(text), x0, x1) for text, x0, x1 in words if text.strip()]
     runs: list[tuple[str, float, float]] = []
     for (text, x0, x1), after in zip(shown, [*shown[1:], None], strict=True):
@@ -177,9 +187,14 @@ def _runs(line: Line) -> list[tuple[str, float, float]]:
 
 def _visual(text: str) -> str:
     """Characters the font carries (BMP, no controls), right-to-left runs in visual order."""
-    chars = "".join(" " if unicodedata.category(c) == "Cc"
-                    else "\ufffd" if 0xD800 <= ord(c) <= 0xDFFF or ord(c) > 0xFFFD else c
-                    for c in text)
+    chars = "".join(
+        " "
+        if unicodedata.category(c) == "Cc"
+        else "\ufffd"
+        if 0xD800 <= ord(c) <= 0xDFFF or ord(c) > 0xFFFD
+        else c
+        for c in text
+    )
     rtl = any(unicodedata.bidirectional(c) in ("R", "AL") for c in chars)
     return chars[::-1] if rtl else chars
 
@@ -196,14 +211,34 @@ def _glyphless_ttf() -> bytes:
     em, asc, desc, adv = 1000, int(_ASCENT * 1000), -int(_DESCENT * 1000), int(_ADVANCE * 1000)
     groups = ((0x20, 0xD7FF), (0xE000, 0xFFFD))
     cmap = struct.pack(">HHIII", 13, 0, 16 + 12 * len(groups), 0, len(groups)) + b"".join(
-        struct.pack(">III", first, last, 1) for first, last in groups)
+        struct.pack(">III", first, last, 1) for first, last in groups
+    )
     tables = {
         b"cmap": struct.pack(">HHHHI", 0, 1, 3, 10, 12) + cmap,
         b"glyf": b"",
-        b"head": struct.pack(">IIIIHHqqhhhhHHhhh", 0x10000, 0x10000, 0, 0x5F0F3CF5, 0xB, em,
-                             0, 0, 0, desc, adv, asc, 0, 8, 2, 0, 0),
-        b"hhea": struct.pack(">IhhhH6h4hhH", 0x10000, asc, desc, 0, adv,
-                             0, 0, adv, 1, 0, 0, 0, 0, 0, 0, 0, 2),
+        b"head": struct.pack(
+            ">IIIIHHqqhhhhHHhhh",
+            0x10000,
+            0x10000,
+            0,
+            0x5F0F3CF5,
+            0xB,
+            em,
+            0,
+            0,
+            0,
+            desc,
+            adv,
+            asc,
+            0,
+            8,
+            2,
+            0,
+            0,
+        ),
+        b"hhea": struct.pack(
+            ">IhhhH6h4hhH", 0x10000, asc, desc, 0, adv, 0, 0, adv, 1, 0, 0, 0, 0, 0, 0, 0, 2
+        ),
         b"hmtx": struct.pack(">HhHh", adv, 0, adv, 0),
         b"loca": struct.pack(">3H", 0, 0, 0),
         b"maxp": struct.pack(">IH13H", 0x10000, 2, *[0] * 13),

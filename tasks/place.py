@@ -33,8 +33,12 @@ RUN_MARKER = ".run.json"  # in processing/<claim>/: which process runs the claim
 
 
 @step("place", "place {source.relative_path}", retries=3, retry_delay_seconds=2)
-def place_file(source: InboxFile, outcome: dict[str, Any] | BaseException, settings: Settings,
-               attempts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def place_file(
+    source: InboxFile,
+    outcome: dict[str, Any] | BaseException,
+    settings: Settings,
+    attempts: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Move a claimed file where its outcome says and record it; returns the placement.
 
     The row is written before the rename: a run killed in between leaves the file claimed (it is
@@ -52,68 +56,107 @@ def place_file(source: InboxFile, outcome: dict[str, Any] | BaseException, setti
     return place_processed(source, settings)
 
 
-def _own_result(source: InboxFile, document_path: str,
-                placement: list[tuple[Any, ...]]) -> bool:
+def _own_result(source: InboxFile, document_path: str, placement: list[tuple[Any, ...]]) -> bool:
     """Did this very file produce the stored document (and not another copy of it)?"""
     return document_path == source.path or bool(
-        placement and placement[0] == ("processed", document_path))
+        placement and placement[0] == ("processed", document_path)
+    )
 
 
 def place_processed(source: InboxFile, settings: Settings) -> dict[str, Any]:
     """The original to processed/YYYY/MM/DD/<relative path>; its retention starts now."""
     now = datetime.now(UTC)
     target = free_target(settings.processed / f"{now:%Y/%m/%d}", source.relative_path)
-    Store.from_settings(settings).apply([
-        (schema.PLACE_FILE, _row(source, "processed", target, now)),
-        (schema.MOVED_DOCUMENT, [str(target), source.sha256, source.path])])
+    Store.from_settings(settings).apply(
+        [
+            (schema.PLACE_FILE, _row(source, "processed", target, now)),
+            (schema.MOVED_DOCUMENT, [str(target), source.sha256, source.path]),
+        ]
+    )
     rename(Path(source.path), target)
     log.info("%s: processed, original moved to %s", source.relative_path, target)
     return {"status": "processed", "location": str(target)}
 
 
-def place_duplicate(source: InboxFile, original: tuple[int, str],
-                    settings: Settings) -> dict[str, Any]:
+def place_duplicate(
+    source: InboxFile, original: tuple[int, str], settings: Settings
+) -> dict[str, Any]:
     """Content already processed: to duplicates/, recorded with the original document's id."""
     now = datetime.now(UTC)
     doc_id, name = original
     target = free_target(settings.duplicates, source.relative_path)
     message = f"same content as {name} (document {doc_id}), already processed"
-    Store.from_settings(settings).write(schema.PLACE_FILE, [_row(
-        source, "duplicate", target, now, duplicate_of=doc_id, error_message=message)])
+    Store.from_settings(settings).write(
+        schema.PLACE_FILE,
+        [_row(source, "duplicate", target, now, duplicate_of=doc_id, error_message=message)],
+    )
     rename(Path(source.path), target)
     log.info("%s: duplicate of %s, moved to %s", source.relative_path, name, target)
     return {"status": "duplicate", "location": str(target), "duplicate_of": doc_id}
 
 
-def place_failed(source: InboxFile, exc: BaseException, settings: Settings,
-                 attempts: list[dict[str, Any]]) -> dict[str, Any]:
+def place_failed(
+    source: InboxFile, exc: BaseException, settings: Settings, attempts: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Quarantine a claimed file whose run failed, with the reason beside it and in DuckDB."""
     error_type, message = describe(exc)
-    target = quarantine(Path(source.path), source.relative_path, error_type, message, settings,
-                        sha256=source.sha256, size=source.size, file_id=source.file_id,
-                        attempts=attempts)
-    return {"status": "failed", "location": str(target), "error_type": error_type,
-            "error_message": message}
+    target = quarantine(
+        Path(source.path),
+        source.relative_path,
+        error_type,
+        message,
+        settings,
+        sha256=source.sha256,
+        size=source.size,
+        file_id=source.file_id,
+        attempts=attempts,
+    )
+    return {
+        "status": "failed",
+        "location": str(target),
+        "error_type": error_type,
+        "error_message": message,
+    }
 
 
-def quarantine(path: Path, relative_path: str, error_type: str, message: str,
-               settings: Settings, *, sha256: str | None = None, size: int | None = None,
-               file_id: str | None = None, attempts: list[dict[str, Any]] | None = None) -> Path:
+def quarantine(
+    path: Path,
+    relative_path: str,
+    error_type: str,
+    message: str,
+    settings: Settings,
+    *,
+    sha256: str | None = None,
+    size: int | None = None,
+    file_id: str | None = None,
+    attempts: list[dict[str, Any]] | None = None,
+) -> Path:
     """Move `path` to failed/ with `<name>.error.json` beside it, and record it in DuckDB."""
     now = datetime.now(UTC)
     target = free_target(settings.failed, relative_path)
     run_id = str(flow_run.id) if flow_run.id else None
     report = {
-        "file": relative_path, "reason": message, "error_type": error_type,
-        "sha256": sha256, "attempts": attempts or [], "flow_run_id": run_id,
+        "file": relative_path,
+        "reason": message,
+        "error_type": error_type,
+        "sha256": sha256,
+        "attempts": attempts or [],
+        "flow_run_id": run_id,
         "failed_at": now.isoformat(timespec="seconds"),
         "retry": "fix the cause, then `tool-ocr retry` or move the file back into the inbox",
     }
     write_json(target.with_name(target.name + ERROR_SUFFIX), report)
-    source = InboxFile(file_id or f"{now:%Y%m%dT%H%M%S}-refused/{relative_path}",
-                       str(path), relative_path, sha256 or "", size or 0)
-    Store.from_settings(settings).write(schema.PLACE_FILE, [_row(
-        source, "failed", target, now, error_type=error_type, error_message=message)])
+    source = InboxFile(
+        file_id or f"{now:%Y%m%dT%H%M%S}-refused/{relative_path}",
+        str(path),
+        relative_path,
+        sha256 or "",
+        size or 0,
+    )
+    Store.from_settings(settings).write(
+        schema.PLACE_FILE,
+        [_row(source, "failed", target, now, error_type=error_type, error_message=message)],
+    )
     rename(path, target)
     log.warning("%s: failed (%s: %s), moved to %s", relative_path, error_type, message, target)
     return target
@@ -156,8 +199,10 @@ def rename(path: Path, target: Path) -> None:
 def mark_claim(files: list[InboxFile], settings: Settings) -> Path:
     """Say which process runs this claim, so a watcher can tell when that process died."""
     folder = settings.processing / files[0].file_id.split("/", 1)[0]
-    write_json(folder / RUN_MARKER, {"flow_run_id": str(flow_run.id),
-                                     "host": socket.gethostname(), "pid": os.getpid()})
+    write_json(
+        folder / RUN_MARKER,
+        {"flow_run_id": str(flow_run.id), "host": socket.gethostname(), "pid": os.getpid()},
+    )
     return folder
 
 
@@ -183,8 +228,10 @@ def claim_process_died(folder: Path, run_id: Any) -> bool:
 
 def remove_empty_tree(folder: Path, stop: Path) -> None:
     """Remove the empty folders inside `folder`, then `folder` itself if empty (up to `stop`)."""
-    for sub in sorted((p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink()),
-                      key=lambda p: -len(p.parts)):
+    for sub in sorted(
+        (p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink()),
+        key=lambda p: -len(p.parts),
+    ):
         remove_empty(sub, folder)
     remove_empty(folder, stop)
 
@@ -202,8 +249,11 @@ def remove_empty(folder: Path, stop: Path) -> None:
 def run_attempts(sha256: str, flow_run_id: Any, settings: Settings) -> list[dict[str, Any]]:
     """The task attempts of one document run, short enough for an error report."""
     keep = ("task_name", "page_no", "attempt", "state", "error_type", "error_message")
-    return [{k: row[k] for k in keep} for row in Store.from_settings(settings).attempts(sha256)
-            if row["flow_run_id"] == str(flow_run_id)]
+    return [
+        {k: row[k] for k in keep}
+        for row in Store.from_settings(settings).attempts(sha256)
+        if row["flow_run_id"] == str(flow_run_id)
+    ]
 
 
 def write_json(path: Path, body: dict[str, Any]) -> None:
@@ -214,9 +264,28 @@ def write_json(path: Path, body: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _row(source: InboxFile, status: str, location: Path, now: datetime, *,
-         duplicate_of: int | None = None, error_type: str | None = None,
-         error_message: str | None = None) -> list[Any]:
-    return [source.file_id, source.relative_path, source.sha256 or None, source.size or None,
-            status, str(location), duplicate_of, error_type, error_message,
-            str(flow_run.id) if flow_run.id else None, now, now, now]
+def _row(
+    source: InboxFile,
+    status: str,
+    location: Path,
+    now: datetime,
+    *,
+    duplicate_of: int | None = None,
+    error_type: str | None = None,
+    error_message: str | None = None,
+) -> list[Any]:
+    return [
+        source.file_id,
+        source.relative_path,
+        source.sha256 or None,
+        source.size or None,
+        status,
+        str(location),
+        duplicate_of,
+        error_type,
+        error_message,
+        str(flow_run.id) if flow_run.id else None,
+        now,
+        now,
+        now,
+    ]

@@ -65,20 +65,35 @@ class _Unit(NamedTuple):
 
 def find_expired(settings: Settings, now: datetime) -> list[Expired]:
     """Every file that may be pruned at `now`, folder by folder."""
-    units = [unit for folder in FOLDERS for unit in _expired_units(
-        folder, _root(settings, folder), now - _retention(settings, folder))]
+    units = [
+        unit
+        for folder in FOLDERS
+        for unit in _expired_units(
+            folder, _root(settings, folder), now - _retention(settings, folder)
+        )
+    ]
     if not units:
         return []
     store = Store.from_settings(settings)
     units = _with_hashes(store, units)
     busy_documents = {sha256 for (sha256,) in store.read(schema.UNFINISHED_DOCUMENTS)}
     busy_paths = {location for (location,) in store.read(schema.UNFINISHED_FILES)}
-    return [item for unit in units if not _in_flight(unit, busy_documents, busy_paths)
-            for item in unit.items]
+    return [
+        item
+        for unit in units
+        if not _in_flight(unit, busy_documents, busy_paths)
+        for item in unit.items
+    ]
 
 
-@task(name="find-expired", task_run_name="find expired files", retries=3,
-      retry_delay_seconds=5, retry_condition_fn=retry_transient, cache_policy=NO_CACHE)
+@task(
+    name="find-expired",
+    task_run_name="find expired files",
+    retries=3,
+    retry_delay_seconds=5,
+    retry_condition_fn=retry_transient,
+    cache_policy=NO_CACHE,
+)
 def expired_files(settings: Settings) -> list[Expired]:
     """The files past their retention now (DuckDB says which are still in flight)."""
     return find_expired(settings, datetime.now(UTC))
@@ -93,16 +108,27 @@ def prune(expired: list[Expired], settings: Settings, dry_run: bool = False) -> 
     """
     if dry_run:
         for item in expired:
-            log.info("%s: would be pruned from %s/ (%d bytes, modified %s)",
-                     _relative(settings, item), item.folder, item.size, _when(item))
+            log.info(
+                "%s: would be pruned from %s/ (%d bytes, modified %s)",
+                _relative(settings, item),
+                item.folder,
+                item.size,
+                _when(item),
+            )
         return list(expired)
     removed = [item for item in expired if _remove(settings, item)]
     _remove_empty_folders(settings, removed)
     return removed
 
 
-@task(name="record-pruned", task_run_name="record pruned files", retries=3,
-      retry_delay_seconds=5, retry_condition_fn=retry_transient, cache_policy=NO_CACHE)
+@task(
+    name="record-pruned",
+    task_run_name="record pruned files",
+    retries=3,
+    retry_delay_seconds=5,
+    retry_condition_fn=retry_transient,
+    cache_policy=NO_CACHE,
+)
 def record_pruned(removed: list[Expired], settings: Settings) -> None:
     """Record the removals in DuckDB; with prune_results, forget those documents' text too.
 
@@ -115,21 +141,39 @@ def record_pruned(removed: list[Expired], settings: Settings) -> None:
     store = Store.from_settings(settings)
     store.write(schema.MARK_FILE_PRUNED, [(now, now, str(item.path)) for item in removed])
     if settings.prune_results:
-        _forget_results(store, {item.sha256 for item in removed
-                                if item.sha256 and item.folder in ("processed", "output")})
+        _forget_results(
+            store,
+            {
+                item.sha256
+                for item in removed
+                if item.sha256 and item.folder in ("processed", "output")
+            },
+        )
     run_id = str(flow_run.id) if flow_run.id else None
-    store.write(schema.RECORD_PRUNED, [(str(item.path), item.folder, item.sha256, item.size,
-                                        item.modified, now, run_id) for item in removed])
+    store.write(
+        schema.RECORD_PRUNED,
+        [
+            (str(item.path), item.folder, item.sha256, item.size, item.modified, now, run_id)
+            for item in removed
+        ],
+    )
 
 
 def report(removed: list[Expired], dry_run: bool) -> dict[str, Any]:
     """Files and bytes per folder, as a dict and as the "prune-expired" artifact in the UI."""
     summary = summarize(removed, dry_run)
-    log.info("%s %d file(s), %s", "would prune" if dry_run else "pruned", summary["files"],
-             _size(summary["bytes"]))
+    log.info(
+        "%s %d file(s), %s",
+        "would prune" if dry_run else "pruned",
+        summary["files"],
+        _size(summary["bytes"]),
+    )
     try:
-        create_markdown_artifact(summary_markdown(summary, removed), key="prune-expired",
-                                 description="prune-expired: files and bytes freed per folder")
+        create_markdown_artifact(
+            summary_markdown(summary, removed),
+            key="prune-expired",
+            description="prune-expired: files and bytes freed per folder",
+        )
     except Exception as exc:  # the UI is a courtesy; the removals are recorded in DuckDB
         log.warning("artifact not created: %s", exc)
     return summary
@@ -141,23 +185,35 @@ def summarize(removed: Sequence[Expired], dry_run: bool) -> dict[str, Any]:
     for item in removed:
         folders[item.folder]["files"] += 1
         folders[item.folder]["bytes"] += item.size
-    return {"dry_run": dry_run, "files": len(removed),
-            "bytes": sum(item.size for item in removed), "folders": folders,
-            "paths": [str(item.path) for item in removed]}
+    return {
+        "dry_run": dry_run,
+        "files": len(removed),
+        "bytes": sum(item.size for item in removed),
+        "folders": folders,
+        "paths": [str(item.path) for item in removed],
+    }
 
 
 def summary_markdown(summary: dict[str, Any], removed: Sequence[Expired]) -> str:
     """The artifact's text: what was (or would be) freed per folder, then the files."""
     verb = "would be pruned (dry run: nothing removed)" if summary["dry_run"] else "pruned"
-    text = [f"# {summary['files']} file(s), {_size(summary['bytes'])} {verb}", "",
-            "| folder | files | bytes |", "|---|---|---|"]
-    text += [f"| {name} | {counts['files']} | {_size(counts['bytes'])} |"
-             for name, counts in summary["folders"].items()]
+    text = [
+        f"# {summary['files']} file(s), {_size(summary['bytes'])} {verb}",
+        "",
+        "| folder | files | bytes |",
+        "|---|---|---|",
+    ]
+    text += [
+        f"| {name} | {counts['files']} | {_size(counts['bytes'])} |"
+        for name, counts in summary["folders"].items()
+    ]
     if removed:
         shown = f"first {_LISTED} of {len(removed)}" if len(removed) > _LISTED else "all"
         text += ["", f"## Files ({shown})", ""]
-        text += [f"- {item.folder}: `{item.path}` ({_size(item.size)}, modified "
-                 f"{_when(item)})" for item in removed[:_LISTED]]
+        text += [
+            f"- {item.folder}: `{item.path}` ({_size(item.size)}, modified {_when(item)})"
+            for item in removed[:_LISTED]
+        ]
     return "\n".join(text)
 
 
@@ -188,9 +244,11 @@ def _expired_units(folder: str, root: Path, cutoff: datetime) -> list[_Unit]:
     for path, stat in _scan(root):
         key = _unit_key(folder, path.relative_to(root).parts)
         groups[key].append(Expired(path, folder, stat.st_size, _modified(stat)))
-    return [_Unit(key, tuple(sorted(items, key=lambda item: item.path)))
-            for key, items in sorted(groups.items())
-            if max(item.modified for item in items) < cutoff]
+    return [
+        _Unit(key, tuple(sorted(items, key=lambda item: item.path)))
+        for key, items in sorted(groups.items())
+        if max(item.modified for item in items) < cutoff
+    ]
 
 
 def _unit_key(folder: str, parts: tuple[str, ...]) -> tuple[str, ...]:
@@ -240,16 +298,22 @@ def _with_hashes(store: Store, units: list[_Unit]) -> list[_Unit]:
             return next(iter(known)) if len(known) == 1 else None
         return next((by_path[str(i.path)] for i in unit.items if by_path.get(str(i.path))), None)
 
-    return [_Unit(unit.key, tuple(replace(item, sha256=sha256_of(unit)) for item in unit.items))
-            for unit in units]
+    return [
+        _Unit(unit.key, tuple(replace(item, sha256=sha256_of(unit)) for item in unit.items))
+        for unit in units
+    ]
 
 
 def _in_flight(unit: _Unit, busy_documents: set[str], busy_paths: set[str]) -> bool:
     """True when the unit belongs to a document or an arrival still being processed."""
-    busy = (unit.items[0].sha256 in busy_documents
-            or any(str(item.path) in busy_paths for item in unit.items)
-            or (unit.prefix is not None
-                and any(sha256.startswith(unit.prefix) for sha256 in busy_documents)))
+    busy = (
+        unit.items[0].sha256 in busy_documents
+        or any(str(item.path) in busy_paths for item in unit.items)
+        or (
+            unit.prefix is not None
+            and any(sha256.startswith(unit.prefix) for sha256 in busy_documents)
+        )
+    )
     if busy:
         log.debug("%s: kept, its document is still being processed", unit.items[0].path)
     return busy
@@ -285,16 +349,20 @@ def _remove(settings: Settings, item: Expired) -> bool:
     except OSError as exc:  # a folder swapped for a link (ELOOP), a directory, permissions
         log.warning("%s: not pruned from %s/: %s", name, item.folder, exc)
         return False
-    log.info("%s: pruned from %s/ (%d bytes, modified %s)", name, item.folder, item.size,
-             _when(item))
+    log.info(
+        "%s: pruned from %s/ (%d bytes, modified %s)", name, item.folder, item.size, _when(item)
+    )
     return True
 
 
 def _remove_empty_folders(settings: Settings, removed: Sequence[Expired]) -> None:
     """Remove the folders the removals left empty, deepest first; never a top folder."""
-    folders = {(item.folder, parts[:depth]) for item in removed
-               for parts in [item.path.relative_to(_root(settings, item.folder)).parts]
-               for depth in range(1, len(parts))}
+    folders = {
+        (item.folder, parts[:depth])
+        for item in removed
+        for parts in [item.path.relative_to(_root(settings, item.folder)).parts]
+        for depth in range(1, len(parts))
+    }
     for folder, parts in sorted(folders, key=lambda entry: -len(entry[1])):
         try:
             with _directory(_root(settings, folder), parts[:-1]) as fd:
@@ -306,9 +374,11 @@ def _remove_empty_folders(settings: Settings, removed: Sequence[Expired]) -> Non
 
 def _forget_results(store: Store, hashes: set[str]) -> None:
     """Delete the pages and lines of documents whose files were pruned (final states only)."""
-    final = [(sha256, rows[0][0]) for sha256 in sorted(hashes)
-             if (rows := store.read(schema.DOCUMENT_DOC_ID, [sha256]))
-             and rows[0][1] != "processing"]
+    final = [
+        (sha256, rows[0][0])
+        for sha256 in sorted(hashes)
+        if (rows := store.read(schema.DOCUMENT_DOC_ID, [sha256])) and rows[0][1] != "processing"
+    ]
     store.write(schema.FORGET_DOCUMENT_LINES, [(doc_id,) for _, doc_id in final])
     store.write(schema.FORGET_DOCUMENT_PAGES, [(sha256,) for sha256, _ in final])
     for sha256, _ in final:

@@ -25,18 +25,30 @@ def is_done(sha256: str, settings: Settings) -> bool:
 
 
 @step("record", "record {source.name}", retries=3, retry_delay_seconds=5)
-def record_document(source: Source, pages: list[Page], outputs: Outputs,
-                    settings: Settings) -> dict[str, Any]:
+def record_document(
+    source: Source, pages: list[Page], outputs: Outputs, settings: Settings
+) -> dict[str, Any]:
     """Store the document, its pages and lines; returns the run's summary."""
     Store.from_settings(settings).finish_document(
-        source, pages, outputs, used_engine(pages, settings), status="done",
-        flow_run_id=flow_run.id)
+        source, pages, outputs, used_engine(pages, settings), status="done", flow_run_id=flow_run.id
+    )
     discard_rasters(settings, source.sha256)
     lines = sum(len(page.lines) for page in pages)
-    log.info("%s: done, %d page(s), %d line(s), outputs in %s", source.name, len(pages), lines,
-             outputs.pdf.parent)
-    return {"status": "done", "sha256": source.sha256, "name": source.name,
-            "pages": len(pages), "lines": lines, "outputs": outputs.as_dict()}
+    log.info(
+        "%s: done, %d page(s), %d line(s), outputs in %s",
+        source.name,
+        len(pages),
+        lines,
+        outputs.pdf.parent,
+    )
+    return {
+        "status": "done",
+        "sha256": source.sha256,
+        "name": source.name,
+        "pages": len(pages),
+        "lines": lines,
+        "outputs": outputs.as_dict(),
+    }
 
 
 def publish_results(settings: Settings, force: bool = False) -> None:
@@ -50,11 +62,24 @@ def record_failure(path: Path, sha256: str, exc: BaseException, settings: Settin
     error_type, message = describe(exc)
     log.error("%s: failed: %s: %s", path.name, error_type, message)
     try:
-        source = Source(path=path, name=path.name, sha256=sha256, kind="unknown",
-                        size=path.stat().st_size if path.exists() else 0, page_count=0)
+        source = Source(
+            path=path,
+            name=path.name,
+            sha256=sha256,
+            kind="unknown",
+            size=path.stat().st_size if path.exists() else 0,
+            page_count=0,
+        )
         Store.from_settings(settings).finish_document(
-            source, [], None, None, status="failed", error_type=error_type,
-            error_message=message, flow_run_id=flow_run.id)
+            source,
+            [],
+            None,
+            None,
+            status="failed",
+            error_type=error_type,
+            error_message=message,
+            flow_run_id=flow_run.id,
+        )
     except Exception as err:  # the original error is what the run must report
         log.error("%s: the failure could not be recorded: %s", path.name, err)
     discard_rasters(settings, sha256)

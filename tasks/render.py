@@ -50,10 +50,15 @@ class _Limits:
 @step("render", "render {source.name}")
 def render(source: Source, settings: Settings) -> list[Page]:
     """Every page of `source`, rasters under the work folder."""
-    return render_pages(source, work_folder(settings, source.sha256), dpi=settings.dpi,
-                        min_dpi=settings.min_dpi, image_dpi=settings.image_dpi,
-                        max_pixels=settings.max_pixels,
-                        text_layer_min_chars=settings.text_layer_min_chars)
+    return render_pages(
+        source,
+        work_folder(settings, source.sha256),
+        dpi=settings.dpi,
+        min_dpi=settings.min_dpi,
+        image_dpi=settings.image_dpi,
+        max_pixels=settings.max_pixels,
+        text_layer_min_chars=settings.text_layer_min_chars,
+    )
 
 
 def work_folder(settings: Settings, sha256: str) -> Path:
@@ -66,16 +71,29 @@ def discard_rasters(settings: Settings, sha256: str) -> None:
     shutil.rmtree(work_folder(settings, sha256), ignore_errors=True)
 
 
-def render_pages(source: Source, work_dir: Path, *, dpi: int, min_dpi: int, image_dpi: int,
-                 max_pixels: int, text_layer_min_chars: int) -> list[Page]:
+def render_pages(
+    source: Source,
+    work_dir: Path,
+    *,
+    dpi: int,
+    min_dpi: int,
+    image_dpi: int,
+    max_pixels: int,
+    text_layer_min_chars: int,
+) -> list[Page]:
     """Every page of `source`: text-layer pages with their lines, the others rasterised."""
     limits = _Limits(dpi, min_dpi, image_dpi, max_pixels, text_layer_min_chars)
     work_dir.mkdir(parents=True, exist_ok=True)
     render = _pdf_pages if source.kind == "pdf" else _image_pages
     pages = render(source, work_dir, limits)
     texts = sum(page.method == "text" for page in pages)
-    log.info("%s: %d page(s) ready, %d from the text layer, %d to OCR", source.name,
-             len(pages), texts, len(pages) - texts)
+    log.info(
+        "%s: %d page(s) ready, %d from the text layer, %d to OCR",
+        source.name,
+        len(pages),
+        texts,
+        len(pages) - texts,
+    )
     return pages
 
 
@@ -102,8 +120,9 @@ def stamped_scan(page: pymupdf.Page, lines: tuple[Line, ...]) -> bool:
     """True for a scan whose only text is a stamp: images cover most of the page while the
     text spans a thin band of it (a "Scanned with ..." footer, a fax header, a Bates number)."""
     area = page.rect.width * page.rect.height
-    covered = sum((pymupdf.Rect(info["bbox"]) & page.mediabox).get_area()
-                  for info in page.get_image_info())
+    covered = sum(
+        (pymupdf.Rect(info["bbox"]) & page.mediabox).get_area() for info in page.get_image_info()
+    )
     if covered < _SCAN_COVER * area or not lines:
         return False
     extent = max(line.box[3] for line in lines) - min(line.box[1] for line in lines)
@@ -141,8 +160,9 @@ def _pdf_page(page: pymupdf.Page, number: int, work_dir: Path, limits: _Limits) 
     pix.set_dpi(dpi, dpi)
     path = _raster_path(work_dir, number)
     pix.save(str(path))
-    log.debug("page %d: %d x %d px %s at %d dpi", number, pix.width, pix.height,
-              colorspace.name, dpi)
+    log.debug(
+        "page %d: %d x %d px %s at %d dpi", number, pix.width, pix.height, colorspace.name, dpi
+    )
     return Page(number, width, height, "ocr", image_path=path, dpi=float(dpi))
 
 
@@ -157,8 +177,12 @@ def text_lines(page: pymupdf.Page) -> tuple[Line, ...]:
 
 
 def _line(words: list[Word]) -> Line:
-    box = (min(w.box[0] for w in words), min(w.box[1] for w in words),
-           max(w.box[2] for w in words), max(w.box[3] for w in words))
+    box = (
+        min(w.box[0] for w in words),
+        min(w.box[1] for w in words),
+        max(w.box[2] for w in words),
+        max(w.box[3] for w in words),
+    )
     return Line(" ".join(w.text for w in words), 1.0, box, tuple(words))
 
 
@@ -166,8 +190,9 @@ def _box(rect: pymupdf.Rect) -> Box:
     return (round(rect.x0, 2), round(rect.y0, 2), round(rect.x1, 2), round(rect.y1, 2))
 
 
-def fit_dpi(number: int, width: float, height: float, dpi: int, min_dpi: int,
-            max_pixels: int) -> int:
+def fit_dpi(
+    number: int, width: float, height: float, dpi: int, min_dpi: int, max_pixels: int
+) -> int:
     """`dpi`, or the highest dpi at which a width x height pt page fits `max_pixels`."""
 
     def pixels(d: int) -> int:
@@ -180,7 +205,8 @@ def fit_dpi(number: int, width: float, height: float, dpi: int, min_dpi: int,
         if dpi < min_dpi:
             raise TooLargeError(
                 f"page {number} is {width / 72:.1f} x {height / 72:.1f} in; even at {min_dpi} "
-                f"dpi it needs {pixels(min_dpi):,} pixels, above the {max_pixels:,} limit")
+                f"dpi it needs {pixels(min_dpi):,} pixels, above the {max_pixels:,} limit"
+            )
         log.debug("page %d: lowered to %d dpi to fit %d pixels", number, dpi, max_pixels)
     return dpi
 
@@ -217,10 +243,12 @@ def _image_page(im: Image.Image, number: int, work_dir: Path, limits: _Limits) -
     frame, dpi = _square_pixels(_flatten(frame), dpi_x, dpi_y, limits.max_pixels, number)
     path = _raster_path(work_dir, number)
     frame.save(path, format="PNG", compress_level=1, dpi=(dpi, dpi))
-    log.debug("page %d: %d x %d px %s at %.0f dpi", number, frame.width, frame.height,
-              frame.mode, dpi)
-    return Page(number, frame.width * 72 / dpi, frame.height * 72 / dpi, "ocr",
-                image_path=path, dpi=dpi)
+    log.debug(
+        "page %d: %d x %d px %s at %.0f dpi", number, frame.width, frame.height, frame.mode, dpi
+    )
+    return Page(
+        number, frame.width * 72 / dpi, frame.height * 72 / dpi, "ocr", image_path=path, dpi=dpi
+    )
 
 
 def image_dpi(info: dict, fallback: float) -> tuple[float, float]:
@@ -235,8 +263,9 @@ def image_dpi(info: dict, fallback: float) -> tuple[float, float]:
     return (x or y or fallback, y or x or fallback)
 
 
-def _square_pixels(im: Image.Image, dpi_x: float, dpi_y: float, max_pixels: int,
-                   number: int) -> tuple[Image.Image, float]:
+def _square_pixels(
+    im: Image.Image, dpi_x: float, dpi_y: float, max_pixels: int, number: int
+) -> tuple[Image.Image, float]:
     """Resample non-square pixels (fax 204 x 98 dpi) up to the larger dpi on both axes."""
     dpi = max(dpi_x, dpi_y)
     if abs(dpi_x - dpi_y) <= 0.01 * dpi:

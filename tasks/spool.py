@@ -33,10 +33,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Op = tuple[str, Sequence[Any]]  # (schema statement, parameters)
-LOADABLE = ("START_DOCUMENT", "RESTART_DONE_DOCUMENT", "FINISH_DOCUMENT", "DELETE_PAGES",
-            "DELETE_LINES", "INSERT_PAGES", "INSERT_LINES", "RECORD_ATTEMPT", "CLAIM_FILE",
-            "PLACE_FILE", "MOVED_DOCUMENT", "RECORD_PRUNED", "MARK_FILE_PRUNED",
-            "FORGET_DOCUMENT_PAGES", "FORGET_DOCUMENT_LINES")
+LOADABLE = (
+    "START_DOCUMENT",
+    "RESTART_DONE_DOCUMENT",
+    "FINISH_DOCUMENT",
+    "DELETE_PAGES",
+    "DELETE_LINES",
+    "INSERT_PAGES",
+    "INSERT_LINES",
+    "RECORD_ATTEMPT",
+    "CLAIM_FILE",
+    "PLACE_FILE",
+    "MOVED_DOCUMENT",
+    "RECORD_PRUNED",
+    "MARK_FILE_PRUNED",
+    "FORGET_DOCUMENT_PAGES",
+    "FORGET_DOCUMENT_LINES",
+)
 _NAMES = {getattr(schema, name): name for name in LOADABLE}
 _sequence = itertools.count()
 
@@ -61,13 +74,16 @@ def load_spool(folder: Path, store: Store, limit: int = 500) -> int:
     loaded = 0
     for path in sorted(folder.glob("*.json"))[:limit]:
         try:
-            ops = [(getattr(schema, _loadable(name)), _decode_all(params))
-                   for name, params in json.loads(path.read_text("utf-8"))["ops"]]
+            ops = [
+                (getattr(schema, _loadable(name)), _decode_all(params))
+                for name, params in json.loads(path.read_text("utf-8"))["ops"]
+            ]
         except (ValueError, KeyError, TypeError) as exc:
             bad = path.with_suffix(".rejected")
             path.rename(bad)
-            log.error("spooled results %s unreadable (%s): set aside as %s", path.name, exc,
-                      bad.name)
+            log.error(
+                "spooled results %s unreadable (%s): set aside as %s", path.name, exc, bad.name
+            )
             continue
         try:
             store.apply(ops)

@@ -36,9 +36,14 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("processing", "done", "failed", "duplicate", "skipped")
 STATES = ("COMPLETED", "FAILED")
-_RETRYABLE = (duckdb.IOException, duckdb.TransactionException, duckdb.ConnectionException,
-              duckdb.OutOfMemoryException, duckdb.ResourceInUseException,
-              duckdb.SerializationException)
+_RETRYABLE = (
+    duckdb.IOException,
+    duckdb.TransactionException,
+    duckdb.ConnectionException,
+    duckdb.OutOfMemoryException,
+    duckdb.ResourceInUseException,
+    duckdb.SerializationException,
+)
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,21 @@ class Attempt:
     @property
     def key(self) -> str:
         """Idempotency key: task run id (or a hash of what identifies the run) and attempt."""
-        run = self.task_run_id or "gen-" + hashlib.sha256(repr((
-            self.flow_run_id, self.task_name, self.sha256, self.page_no,
-            self.started_at.isoformat())).encode()).hexdigest()[:32]
+        run = (
+            self.task_run_id
+            or "gen-"
+            + hashlib.sha256(
+                repr(
+                    (
+                        self.flow_run_id,
+                        self.task_name,
+                        self.sha256,
+                        self.page_no,
+                        self.started_at.isoformat(),
+                    )
+                ).encode()
+            ).hexdigest()[:32]
+        )
         return f"{run}#{self.attempt}"
 
 
@@ -79,7 +96,8 @@ def translate(exc: duckdb.Error, path: Path) -> BaseException:
         return DatabaseBusyError(
             f"{path} is open in another process ({message}). DuckDB allows one writer or "
             "several readers per file; only tasks.store may open the live database, "
-            "analysts should query the snapshot")
+            "analysts should query the snapshot"
+        )
     if isinstance(exc, _RETRYABLE):
         return TransientError(f"DuckDB error on {path}, worth retrying: {message}")
     return exc
@@ -107,8 +125,15 @@ _migrated: set[Path] = set()  # live databases this process has brought up to da
 class Store:
     """Short locked transactions on the live database; a throttled snapshot for analysts."""
 
-    def __init__(self, live: Path, snapshot: Path, *, lock_timeout: float = 60.0,
-                 snapshot_interval: float = 5.0, spool: Path | None = None) -> None:
+    def __init__(
+        self,
+        live: Path,
+        snapshot: Path,
+        *,
+        lock_timeout: float = 60.0,
+        snapshot_interval: float = 5.0,
+        spool: Path | None = None,
+    ) -> None:
         self.live = Path(live)
         self.snapshot = Path(snapshot)
         self.lock_path = self.live.with_name(self.live.name + ".lock")
@@ -118,14 +143,22 @@ class Store:
 
     @classmethod
     def from_settings(cls, settings: Settings, lock_timeout: float | None = None) -> Store:
-        return cls(settings.live_db, settings.snapshot,
-                   lock_timeout=lock_timeout or settings.db_lock_timeout,
-                   snapshot_interval=settings.snapshot_interval, spool=settings.results_spool)
+        return cls(
+            settings.live_db,
+            settings.snapshot,
+            lock_timeout=lock_timeout or settings.db_lock_timeout,
+            snapshot_interval=settings.snapshot_interval,
+            spool=settings.results_spool,
+        )
 
     def owner(self) -> Store:
         """This store as the one process that owns the live database sees it (no spool)."""
-        return Store(self.live, self.snapshot, lock_timeout=self.lock_timeout,
-                     snapshot_interval=self.snapshot_interval)
+        return Store(
+            self.live,
+            self.snapshot,
+            lock_timeout=self.lock_timeout,
+            snapshot_interval=self.snapshot_interval,
+        )
 
     def apply(self, ops: Sequence[Op]) -> None:
         """Run (statement, parameters) pairs in one transaction, or spool them as one file."""
@@ -154,8 +187,9 @@ class Store:
         return file_lock(self.lock_path, self.lock_timeout)
 
     @contextmanager
-    def _connect(self, read_only: bool = False,
-                 migrate: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _connect(
+        self, read_only: bool = False, migrate: bool = True
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         with self.lock(), _translated(self.live):
             con = duckdb.connect(str(self.live), read_only=read_only)
             try:
@@ -181,21 +215,46 @@ class Store:
         _migrated.add(self.live)
         return applied
 
-    def start_document(self, source: Source, *, flow_run_id: str | None,
-                       relative_path: str | None = None) -> None:
+    def start_document(
+        self, source: Source, *, flow_run_id: str | None, relative_path: str | None = None
+    ) -> None:
         """Mark a document 'processing' from now; a 'done' one keeps its results meanwhile."""
         now = _now()
-        self.apply([
-            (schema.START_DOCUMENT, [
-                source.sha256, source.doc_id, source.name, str(source.path), relative_path,
-                source.kind, source.size, source.page_count, now, flow_run_id, now]),
-            (schema.RESTART_DONE_DOCUMENT, [now, now, source.sha256])])
+        self.apply(
+            [
+                (
+                    schema.START_DOCUMENT,
+                    [
+                        source.sha256,
+                        source.doc_id,
+                        source.name,
+                        str(source.path),
+                        relative_path,
+                        source.kind,
+                        source.size,
+                        source.page_count,
+                        now,
+                        flow_run_id,
+                        now,
+                    ],
+                ),
+                (schema.RESTART_DONE_DOCUMENT, [now, now, source.sha256]),
+            ]
+        )
         log.debug("%s: stored as processing (%s)", source.name, source.sha256[:12])
 
-    def finish_document(self, source: Source, pages: Sequence[Page], outputs: Outputs | None,
-                        engine: EngineInfo | None, *, status: str,
-                        error_type: str | None = None, error_message: str | None = None,
-                        flow_run_id: str | None = None) -> None:
+    def finish_document(
+        self,
+        source: Source,
+        pages: Sequence[Page],
+        outputs: Outputs | None,
+        engine: EngineInfo | None,
+        *,
+        status: str,
+        error_type: str | None = None,
+        error_message: str | None = None,
+        flow_run_id: str | None = None,
+    ) -> None:
         """Store a document's outcome; for 'done' also replace its pages and lines.
 
         One transaction, idempotent. A 'done' row is only ever overwritten by another 'done':
@@ -205,10 +264,13 @@ class Store:
             raise ValueError(f"unknown document status {status!r}; expected one of {STATUSES}")
         if len({page.number for page in pages}) != len(pages):
             raise ValueError(f"{source.name}: page numbers repeat")
-        row = _finish_row(source, outputs, engine, status, error_type, error_message,
-                          flow_run_id)
-        self.apply([(schema.FINISH_DOCUMENT, row),
-                    *(_replace_pages(source, pages) if status == "done" else [])])
+        row = _finish_row(source, outputs, engine, status, error_type, error_message, flow_run_id)
+        self.apply(
+            [
+                (schema.FINISH_DOCUMENT, row),
+                *(_replace_pages(source, pages) if status == "done" else []),
+            ]
+        )
         log.debug("%s: stored as %s (%d pages)", source.name, status, len(pages))
 
     def document_status(self, sha256: str) -> str | None:
@@ -219,13 +281,35 @@ class Store:
     def record_attempt(self, attempt: Attempt) -> None:
         """Store one task attempt; recording the same attempt again replaces its row."""
         duration = (attempt.ended_at - attempt.started_at).total_seconds()
-        self.apply([(schema.RECORD_ATTEMPT, [
-            attempt.key, attempt.flow_run_id, attempt.task_run_id, attempt.task_name,
-            attempt.sha256, attempt.page_no, attempt.attempt, attempt.started_at,
-            attempt.ended_at, duration, attempt.state, attempt.error_type,
-            attempt.error_message])])
-        log.debug("%s: attempt %s of %s %s", attempt.sha256, attempt.attempt,
-                  attempt.task_name, attempt.state)
+        self.apply(
+            [
+                (
+                    schema.RECORD_ATTEMPT,
+                    [
+                        attempt.key,
+                        attempt.flow_run_id,
+                        attempt.task_run_id,
+                        attempt.task_name,
+                        attempt.sha256,
+                        attempt.page_no,
+                        attempt.attempt,
+                        attempt.started_at,
+                        attempt.ended_at,
+                        duration,
+                        attempt.state,
+                        attempt.error_type,
+                        attempt.error_message,
+                    ],
+                )
+            ]
+        )
+        log.debug(
+            "%s: attempt %s of %s %s",
+            attempt.sha256,
+            attempt.attempt,
+            attempt.task_name,
+            attempt.state,
+        )
 
     def attempts(self, sha256: str) -> list[dict[str, Any]]:
         """Every recorded task attempt for one document, oldest first."""
@@ -274,13 +358,16 @@ class Store:
             log.warning("snapshot %s not republished: %s", self.snapshot, exc)
 
 
-def query_snapshot(snapshot: Path, sql: str,
-                   params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+def query_snapshot(
+    snapshot: Path, sql: str, params: Sequence[Any] = ()
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run one query on the read-only snapshot; return (column names, rows)."""
     snapshot = Path(snapshot)
     if not snapshot.exists():
-        raise NoSnapshotError(f"no snapshot at {snapshot} yet: it is published once the "
-                              "pipeline has stored its first document")
+        raise NoSnapshotError(
+            f"no snapshot at {snapshot} yet: it is published once the "
+            "pipeline has stored its first document"
+        )
     for attempt in range(1, _SNAPSHOT_TRIES + 1):
         try:
             return _query(snapshot, sql, params)
@@ -292,12 +379,14 @@ def query_snapshot(snapshot: Path, sql: str,
     raise AssertionError("unreachable")
 
 
-def _query(snapshot: Path, sql: str,
-           params: Sequence[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+def _query(
+    snapshot: Path, sql: str, params: Sequence[Any]
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     with _translated(snapshot):
         # No ATTACH of the live file (it would bypass the writers' lock), no COPY TO anywhere.
-        con = duckdb.connect(str(snapshot), read_only=True,
-                             config={"enable_external_access": False})
+        con = duckdb.connect(
+            str(snapshot), read_only=True, config={"enable_external_access": False}
+        )
     try:
         cursor = con.execute(sql, list(params))
         if cursor.description is None:
@@ -338,30 +427,81 @@ def _copy_atomically(source: Path, target: Path) -> None:
         raise TransientError(f"could not publish snapshot {target}: {exc}") from exc
 
 
-def _finish_row(source: Source, outputs: Outputs | None, engine: EngineInfo | None,
-                status: str, error_type: str | None, error_message: str | None,
-                flow_run_id: str | None) -> list[Any]:
+def _finish_row(
+    source: Source,
+    outputs: Outputs | None,
+    engine: EngineInfo | None,
+    status: str,
+    error_type: str | None,
+    error_message: str | None,
+    flow_run_id: str | None,
+) -> list[Any]:
     paths = outputs.as_dict() if outputs else {}
     now = _now()
     return [
-        source.sha256, source.doc_id, status, source.name, str(source.path), source.kind,
-        source.size, source.page_count, now, paths.get("pdf"), paths.get("xlsx"),
-        paths.get("json"), paths.get("txt"), error_type, error_message,
-        engine.name if engine else None, engine.version if engine else None,
-        json.dumps(engine.models, sort_keys=True) if engine else None, flow_run_id, now]
+        source.sha256,
+        source.doc_id,
+        status,
+        source.name,
+        str(source.path),
+        source.kind,
+        source.size,
+        source.page_count,
+        now,
+        paths.get("pdf"),
+        paths.get("xlsx"),
+        paths.get("json"),
+        paths.get("txt"),
+        error_type,
+        error_message,
+        engine.name if engine else None,
+        engine.version if engine else None,
+        json.dumps(engine.models, sort_keys=True) if engine else None,
+        flow_run_id,
+        now,
+    ]
 
 
 def _replace_pages(source: Source, pages: Sequence[Page]) -> list[Op]:
-    ops: list[Op] = [(schema.DELETE_PAGES, [source.doc_id]),
-                     (schema.DELETE_LINES, [source.doc_id])]
-    page_rows = [(p.number, p.width, p.height, p.method, p.dpi, len(p.lines),
-                  p.mean_confidence, p.text, p.seconds) for p in pages]
+    ops: list[Op] = [(schema.DELETE_PAGES, [source.doc_id]), (schema.DELETE_LINES, [source.doc_id])]
+    page_rows = [
+        (
+            p.number,
+            p.width,
+            p.height,
+            p.method,
+            p.dpi,
+            len(p.lines),
+            p.mean_confidence,
+            p.text,
+            p.seconds,
+        )
+        for p in pages
+    ]
     if page_rows:
         ops.append((schema.INSERT_PAGES, [source.doc_id, source.sha256, *_columns(page_rows)]))
-    line_rows = [(p.number, no, line.text, line.confidence, *line.box,
-                  [{"text": w.text, "confidence": w.confidence, "x0": w.box[0], "y0": w.box[1],
-                    "x1": w.box[2], "y1": w.box[3]} for w in line.words])
-                 for p in pages for no, line in enumerate(p.lines, 1)]
+    line_rows = [
+        (
+            p.number,
+            no,
+            line.text,
+            line.confidence,
+            *line.box,
+            [
+                {
+                    "text": w.text,
+                    "confidence": w.confidence,
+                    "x0": w.box[0],
+                    "y0": w.box[1],
+                    "x1": w.box[2],
+                    "y1": w.box[3],
+                }
+                for w in line.words
+            ],
+        )
+        for p in pages
+        for no, line in enumerate(p.lines, 1)
+    ]
     if line_rows:
         ops.append((schema.INSERT_LINES, [source.doc_id, *_columns(line_rows)]))
     return ops
@@ -370,4 +510,3 @@ def _replace_pages(source: Source, pages: Sequence[Page]) -> list[Op]:
 def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
     """Rows to columns: one list parameter per column, inserted with unnest in one statement."""
     return [list(column) for column in zip(*rows, strict=True)]
-

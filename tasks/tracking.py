@@ -35,9 +35,14 @@ def step(
         raise ValueError(f"unknown step {name!r}; add it to tool_ocr.settings.STEPS")
 
     def decorate(fn: Callable[P, R]) -> Task[P, R]:
-        return task(name=name, task_run_name=run_name, retries=retries,
-                    retry_delay_seconds=retry_delay_seconds, retry_condition_fn=retry_transient,
-                    cache_policy=NO_CACHE)(tracked(name)(fn))
+        return task(
+            name=name,
+            task_run_name=run_name,
+            retries=retries,
+            retry_delay_seconds=retry_delay_seconds,
+            retry_condition_fn=retry_transient,
+            cache_policy=NO_CACHE,
+        )(tracked(name)(fn))
 
     return decorate
 
@@ -81,23 +86,32 @@ def inject_fault(name: str, attempt: int, plan: dict[str, int]) -> None:
 
 
 def _record(
-    settings: Settings, name: str, attempt: int, started: datetime,
-    bound: dict[str, Any], exc: BaseException | None,
+    settings: Settings,
+    name: str,
+    attempt: int,
+    started: datetime,
+    bound: dict[str, Any],
+    exc: BaseException | None,
 ) -> None:
     sha256 = getattr(bound.get("source"), "sha256", None) or bound.get("sha256")
     error_type, message = describe(exc) if exc is not None else (None, None)
     row = Attempt(
-        task_name=name, attempt=attempt, started_at=started, ended_at=datetime.now(UTC),
+        task_name=name,
+        attempt=attempt,
+        started_at=started,
+        ended_at=datetime.now(UTC),
         state="FAILED" if exc is not None else "COMPLETED",
-        sha256=sha256, page_no=getattr(bound.get("page"), "number", None),
-        flow_run_id=flow_run.id, task_run_id=task_run.id,
-        error_type=error_type, error_message=message,
+        sha256=sha256,
+        page_no=getattr(bound.get("page"), "number", None),
+        flow_run_id=flow_run.id,
+        task_run_id=task_run.id,
+        error_type=error_type,
+        error_message=message,
     )
     try:
         Store.from_settings(settings).record_attempt(row)
     except Exception as err:  # never let bookkeeping mask the task's own outcome
-        log.warning("%s: could not record attempt %s of %s: %s",
-                    row.sha256, attempt, name, err)
+        log.warning("%s: could not record attempt %s of %s: %s", row.sha256, attempt, name, err)
 
 
 def retry_transient(task: object, run: object, state: Any) -> bool:

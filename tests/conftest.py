@@ -42,8 +42,13 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 def text_page(
-    lines: Sequence[str], *, size: int = 44, width: int = 1400, margin: int = 60,
-    gap: float = 1.9, mode: str = "L",
+    lines: Sequence[str],
+    *,
+    size: int = 44,
+    width: int = 1400,
+    margin: int = 60,
+    gap: float = 1.9,
+    mode: str = "L",
 ) -> Image.Image:
     """A clean, scan-like page with `lines` in Pillow's built-in scalable font."""
     font = ImageFont.load_default(size=size)

@@ -44,8 +44,9 @@ def test_levenshtein_and_cer() -> None:
 
 def test_targets_compare_engines_per_family() -> None:
     def page(name: str, family: str, ours: float, tess: float) -> PageResult:
-        return PageResult(name, family, 100, True, Score(ours, 1 - ours, 1.0),
-                          Score(tess, 1 - tess, 2.0))
+        return PageResult(
+            name, family, 100, True, Score(ours, 1 - ours, 1.0), Score(tess, 1 - tess, 2.0)
+        )
 
     lines = targets([page("a", "clean", 0.99, 0.98), page("b", "blur", 0.90, 0.95)])
 
@@ -108,7 +109,7 @@ def test_ground_truth_has_one_line_per_drawn_line() -> None:
 def test_receipt_amounts_add_up_to_its_total() -> None:
     lines = make_page("receipt", 0).lines
     amounts = {line.rsplit(" ", 1)[0]: line.rsplit(" ", 1)[1] for line in lines[4:]}
-    items = lines[4:lines.index(f"SUBTOTAL {amounts['SUBTOTAL']}")]
+    items = lines[4 : lines.index(f"SUBTOTAL {amounts['SUBTOTAL']}")]
     total = sum(round(float(line.rsplit(" ", 1)[1]) * 100) for line in items)
     assert total == round(float(amounts["TOTAL"]) * 100)
 
@@ -139,9 +140,26 @@ def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     (real / "scan.txt").write_text("Invoice number 12345\nTotal amount due\n", "utf-8")
     out = tmp_path / "out"
 
-    done = subprocess.run([sys.executable, "-m", "bench.ocr", "--pages", "1", "--families",
-                           "clean", "--real", str(real), "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.ocr",
+            "--pages",
+            "1",
+            "--families",
+            "clean",
+            "--real",
+            str(real),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| " in done.stdout and "overall" in done.stdout

@@ -36,8 +36,9 @@ def test_process_then_sql(settings: Settings, tmp_path: Path) -> None:
     assert "receipt" in result.output and "UnsupportedFileError" in result.output
     assert (folder / "receipt.png").exists()
 
-    result = runner.invoke(app, ["sql", "SELECT source_name, status FROM documents "
-                                        "ORDER BY source_name"])
+    result = runner.invoke(
+        app, ["sql", "SELECT source_name, status FROM documents ORDER BY source_name"]
+    )
     assert result.exit_code == 0
     assert "notes.txt" in result.output and "failed" in result.output
     assert "receipt.png" in result.output and "done" in result.output
@@ -49,8 +50,9 @@ def test_process_then_sql(settings: Settings, tmp_path: Path) -> None:
     assert result.exit_code == 0 and "skipped" in result.output
 
 
-def test_sql_without_snapshot_or_with_bad_config(settings: Settings,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sql_without_snapshot_or_with_bad_config(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = runner.invoke(app, ["sql", "SELECT 1"])
     assert result.exit_code != 0 and "no snapshot" in result.output
     monkeypatch.setenv("TOOL_OCR_OUTPUT_DIR", str(settings.inbox / "out"))

@@ -63,8 +63,10 @@ def test_spaces_and_word_boxes_of_an_english_line(engine: OcrEngine) -> None:
 def test_a_line_wider_than_one_recogniser_window(engine: OcrEngine) -> None:
     # ~2.5 windows wide once scaled to the recogniser's height: the seams must not double
     # or drop characters (spaces are layout's business, tested above).
-    text = ("Delivery notes arrive every morning while the quarterly accounts remain open "
-            "until the auditors sign them")
+    text = (
+        "Delivery notes arrive every morning while the quarterly accounts remain open "
+        "until the auditors sign them"
+    )
     image = text_page([text], size=32, width=2300, margin=30)
     crop_height = 32 * 1.6
     assert 48 * 2200 / crop_height > 2 * REC_WINDOW
@@ -112,8 +114,14 @@ def test_memory_stays_flat_over_many_pages() -> None:
     varied sizes, RSS flat after warming up and under 1.5 GB. `make bench-ocr ARGS=--soak`
     runs the 500-page version."""
     root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-c", _SOAK], cwd=root, capture_output=True,
-                         text=True, timeout=600, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _SOAK],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     rss = json.loads(out.stdout.strip().splitlines()[-1])
     assert max(rss[10:]) < rss[9] * 1.10  # after warming up: within 10 %
     assert max(rss) < 1.5 * 2**30
@@ -276,7 +284,8 @@ def test_a_space_read_in_the_gap_at_a_seam_is_kept_once() -> None:
     assert "".join(g.char for g in text) == "bill will"
     # no space read at all: none invented (the words' own evidence decides later)
     assert "".join(g.char for g in _join([(left, read(*bill)), (right, read(*will))])) == (
-        "billwill")
+        "billwill"
+    )
 
 
 def test_a_line_without_gaps_is_cut_with_overlaps() -> None:
@@ -285,7 +294,10 @@ def test_a_line_without_gaps_is_cut_with_overlaps() -> None:
     spans = ppocr.windows(ppocr.ink_level(line), 960, 96)
 
     assert [(w.start, w.stop, w.own_to) for w in spans] == [
-        (0, 960, 912), (864, 1824, 1776), (1728, 2000, float("inf"))]
+        (0, 960, 912),
+        (864, 1824, 1776),
+        (1728, 2000, float("inf")),
+    ]
 
 
 def test_downloaded_models_use_paddleocrs_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -298,4 +310,7 @@ def test_downloaded_models_use_paddleocrs_pipeline(monkeypatch: pytest.MonkeyPat
     assert built == [config]
     options = pipeline_options(config)
     assert (options["lang"], options["cpu_threads"], options["use_textline_orientation"]) == (
-        "fr", 3, True)
+        "fr",
+        3,
+        True,
+    )

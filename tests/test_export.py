@@ -21,10 +21,19 @@ def pages() -> list[Page]:
     hello = Word("Café", 0.98, (10, 10, 40, 22))
     return [
         Page(2, 300, 200, "text", lines=(Line("=1+1 stays text", 1.0, (10, 40, 90, 52)),)),
-        Page(1, 595.3, 841.9, "ocr", dpi=300.0, seconds=1.25, lines=(
-            Line("Café déjà vu", 0.9, (10, 10, 80, 22), (hello,)),
-            Line("中文测试", 0.4, (10, 30, 60, 44)),
-            Line(LONG.strip(), 0.7, (10, 50, 500, 62)))),
+        Page(
+            1,
+            595.3,
+            841.9,
+            "ocr",
+            dpi=300.0,
+            seconds=1.25,
+            lines=(
+                Line("Café déjà vu", 0.9, (10, 10, 80, 22), (hello,)),
+                Line("中文测试", 0.4, (10, 30, 60, 44)),
+                Line(LONG.strip(), 0.7, (10, 50, 500, 62)),
+            ),
+        ),
         Page(3, 300, 200, "ocr", dpi=300.0),
     ]
 
@@ -32,8 +41,11 @@ def pages() -> list[Page]:
 @pytest.fixture()
 def written(tmp_path: Path) -> dict[str, Path]:
     source = Source(tmp_path / "in.pdf", "Scan 01.pdf", "ab" * 32, "pdf", 1234, 3)
-    paths = {"xlsx": tmp_path / "out" / "r.xlsx", "json_path": tmp_path / "out" / "r.json",
-             "txt": tmp_path / "out" / "r.txt"}
+    paths = {
+        "xlsx": tmp_path / "out" / "r.xlsx",
+        "json_path": tmp_path / "out" / "r.json",
+        "txt": tmp_path / "out" / "r.txt",
+    }
     write_exports(source, pages(), ENGINE, low_confidence=0.5, created=CREATED, **paths)
     return paths
 
@@ -42,16 +54,36 @@ def test_workbook_has_document_pages_and_lines_sheets(written: dict[str, Path]) 
     wb = openpyxl.load_workbook(written["xlsx"])
     assert wb.sheetnames == ["document", "pages", "lines"]
     doc = [[c.value for c in row] for row in wb["document"].iter_rows()]
-    assert doc[0] == ["name", "sha256", "kind", "pages", "lines", "mean_confidence", "engine",
-                      "version", "created"]
-    assert doc[1] == ["Scan 01.pdf", "ab" * 32, "pdf", 3, 4, pytest.approx(0.75), "paddleocr",
-                      "3.7.0", "2025-03-04T05:06:07+00:00"]
+    assert doc[0] == [
+        "name",
+        "sha256",
+        "kind",
+        "pages",
+        "lines",
+        "mean_confidence",
+        "engine",
+        "version",
+        "created",
+    ]
+    assert doc[1] == [
+        "Scan 01.pdf",
+        "ab" * 32,
+        "pdf",
+        3,
+        4,
+        pytest.approx(0.75),
+        "paddleocr",
+        "3.7.0",
+        "2025-03-04T05:06:07+00:00",
+    ]
     page_rows = [[c.value for c in row] for row in wb["pages"].iter_rows(min_row=2)]
     assert [(r[0], r[1], r[5]) for r in page_rows] == [(1, "ocr", 3), (2, "text", 1), (3, "ocr", 0)]
     assert page_rows[0][8].startswith("Café déjà vu\n中文测试\n") and page_rows[2][6] is None
     line_rows = [[c.value for c in row] for row in wb["lines"].iter_rows(min_row=2)]
     assert [(r[0], r[1], r[2], r[4]) for r in line_rows[:2]] == [
-        (1, 1, "Café déjà vu", False), (1, 2, "中文测试", True)]
+        (1, 1, "Café déjà vu", False),
+        (1, 2, "中文测试", True),
+    ]
     assert line_rows[3][2] == "=1+1 stays text" and line_rows[3][5:] == [10, 40, 90, 52]
 
 
@@ -74,15 +106,15 @@ def test_json_holds_the_full_structure(written: dict[str, Path]) -> None:
     assert data["engine"]["models"] == ENGINE.models
     first = data["pages"][0]
     assert (first["number"], first["method"], first["dpi"]) == (1, "ocr", 300.0)
-    assert first["lines"][0]["words"] == [{"text": "Café", "confidence": 0.98,
-                                           "box": [10, 10, 40, 22]}]
+    assert first["lines"][0]["words"] == [
+        {"text": "Café", "confidence": 0.98, "box": [10, 10, 40, 22]}
+    ]
     assert [line["low_confidence"] for line in first["lines"]] == [False, True, False]
 
 
 def test_text_separates_pages_with_form_feeds(written: dict[str, Path]) -> None:
     text = written["txt"].read_text(encoding="utf-8")
-    assert text.split("\f") == [f"Café déjà vu\n中文测试\n{LONG.strip()}", "=1+1 stays text",
-                                "\n"]
+    assert text.split("\f") == [f"Café déjà vu\n中文测试\n{LONG.strip()}", "=1+1 stays text", "\n"]
 
 
 def test_exports_replace_old_files_and_leave_no_temporaries(written: dict[str, Path]) -> None:

@@ -34,8 +34,9 @@ def inspect(path: Path, **overrides: int):
 
 def scan_png(path: Path, size: tuple[int, int] = (850, 1100)) -> Path:
     image = Image.new("L", size, 255)
-    ImageDraw.Draw(image).text((60, 60), "Scanned page", fill=0,
-                               font=ImageFont.load_default(size=40))
+    ImageDraw.Draw(image).text(
+        (60, 60), "Scanned page", fill=0, font=ImageFont.load_default(size=40)
+    )
     image.save(path, format="PNG", dpi=(100, 100))
     return path
 
@@ -57,8 +58,12 @@ def png_header(path: Path, width: int, height: int) -> Path:
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-                     + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -86,8 +91,10 @@ def test_multi_page_tiff_counts_frames(tmp_path):
         inspect(path, max_pages=2)
 
 
-@pytest.mark.parametrize("fmt,kind", [("JPEG", "jpeg"), ("BMP", "bmp"), ("GIF", "gif"),
-                                      ("WEBP", "webp"), ("JPEG2000", "jp2")])
+@pytest.mark.parametrize(
+    "fmt,kind",
+    [("JPEG", "jpeg"), ("BMP", "bmp"), ("GIF", "gif"), ("WEBP", "webp"), ("JPEG2000", "jp2")],
+)
 def test_other_image_kinds(tmp_path, fmt, kind):
     path = tmp_path / "image.bin"
     Image.new("RGB", (64, 48), "white").save(path, format=fmt)
@@ -135,24 +142,35 @@ def test_truncated_png_fails_fast(tmp_path):
 
 def test_password_protected_pdf_is_refused(tmp_path):
     doc = pymupdf.open(text_pdf(tmp_path / "plain.pdf"))
-    doc.save(tmp_path / "locked.pdf", encryption=pymupdf.PDF_ENCRYPT_AES_256,
-             user_pw="secret", owner_pw="owner")
+    doc.save(
+        tmp_path / "locked.pdf",
+        encryption=pymupdf.PDF_ENCRYPT_AES_256,
+        user_pw="secret",
+        owner_pw="owner",
+    )
     with pytest.raises(EncryptedPdfError, match="password"):
         inspect(tmp_path / "locked.pdf")
 
 
 def test_pdf_with_empty_user_password_is_accepted(tmp_path):
     doc = pymupdf.open(text_pdf(tmp_path / "plain.pdf"))
-    doc.save(tmp_path / "restricted.pdf", encryption=pymupdf.PDF_ENCRYPT_AES_256,
-             user_pw="", owner_pw="owner", permissions=0)
+    doc.save(
+        tmp_path / "restricted.pdf",
+        encryption=pymupdf.PDF_ENCRYPT_AES_256,
+        user_pw="",
+        owner_pw="owner",
+        permissions=0,
+    )
     assert inspect(tmp_path / "restricted.pdf").page_count == 1
 
 
 def test_pdf_without_pages_is_empty(tmp_path):
     path = tmp_path / "nopages.pdf"
-    path.write_bytes(b"%PDF-1.4\n1 0 obj <</Type/Catalog/Pages 2 0 R>> endobj\n"
-                     b"2 0 obj <</Type/Pages/Kids[]/Count 0>> endobj\n"
-                     b"trailer <</Root 1 0 R>>\n%%EOF\n")
+    path.write_bytes(
+        b"%PDF-1.4\n1 0 obj <</Type/Catalog/Pages 2 0 R>> endobj\n"
+        b"2 0 obj <</Type/Pages/Kids[]/Count 0>> endobj\n"
+        b"trailer <</Root 1 0 R>>\n%%EOF\n"
+    )
     with pytest.raises(EmptyDocumentError):
         inspect(path)
 
@@ -224,14 +242,17 @@ def test_tiff_frame_above_max_pixels_is_refused(tmp_path):
         inspect(path, max_pixels=1_000_000)
 
 
-@pytest.mark.parametrize("head,expected", [
-    (b"<!DOCTYPE html><html><body>hi", "HTML"),
-    (b"<?xml version='1.0'?><svg/>", "XML"),
-    (b"\x00\x00\x00\x18ftypheic", "HEIC"),
-    (b"\x00\x01\x02\x03\xfe\xff", "unrecognised binary"),
-    ("Résumé in UTF-8".encode(), "plain text"),
-    (b"BMW service report, 2024\n", "plain text"),
-])
+@pytest.mark.parametrize(
+    "head,expected",
+    [
+        (b"<!DOCTYPE html><html><body>hi", "HTML"),
+        (b"<?xml version='1.0'?><svg/>", "XML"),
+        (b"\x00\x00\x00\x18ftypheic", "HEIC"),
+        (b"\x00\x01\x02\x03\xfe\xff", "unrecognised binary"),
+        ("Résumé in UTF-8".encode(), "plain text"),
+        (b"BMW service report, 2024\n", "plain text"),
+    ],
+)
 def test_describe_content(head, expected):
     assert detect_kind(head) is None
     assert expected in describe_content(head)

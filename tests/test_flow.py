@@ -53,8 +53,13 @@ def scanned_pdf(path: Path, images: list[Image.Image | None], texts: list[str] =
         else:
             buffer = io.BytesIO()
             image.save(buffer, "PNG")
-            canvas.drawImage(ImageReader(buffer), 0, 792 - image.height * 72 / 200,
-                             image.width * 72 / 200, image.height * 72 / 200)
+            canvas.drawImage(
+                ImageReader(buffer),
+                0,
+                792 - image.height * 72 / 200,
+                image.width * 72 / 200,
+                image.height * 72 / 200,
+            )
         canvas.showPage()
     canvas.save()
     return path
@@ -68,7 +73,9 @@ def test_png_scan_gives_four_outputs_and_rows(settings: Settings, tmp_path: Path
     outputs = {k: Path(v) for k, v in result["outputs"].items()}
     assert all(p.is_file() and p.stat().st_size > 0 for p in outputs.values())
 
-    (status, pages, name), = rows(settings, "SELECT status, page_count, source_name FROM documents")
+    ((status, pages, name),) = rows(
+        settings, "SELECT status, page_count, source_name FROM documents"
+    )
     assert (status, pages, name) == ("done", 1, "invoice.png")
     lines = rows(settings, "SELECT text, confidence FROM lines ORDER BY line_no")
     assert len(lines) == 2 and all(0.5 < c <= 1 for _, c in lines)
@@ -83,8 +90,9 @@ def test_png_scan_gives_four_outputs_and_rows(settings: Settings, tmp_path: Path
     assert scan.exists(), "the user's file stays where it is"
 
 
-def test_file_state_changes_are_logged_to_the_prefect_ui(settings: Settings,
-                                                        tmp_path: Path) -> None:
+def test_file_state_changes_are_logged_to_the_prefect_ui(
+    settings: Settings, tmp_path: Path
+) -> None:
     scan = tmp_path / "logged.png"
     text_page(INVOICE).save(scan)
     state, _ = run(scan)
@@ -106,19 +114,22 @@ def test_exif_rotated_jpeg_is_read_upright(settings: Settings, tmp_path: Path) -
     assert state.is_completed()
     text = squashed(" ".join(t for (t,) in rows(settings, "SELECT text FROM lines")))
     assert "order67890shipped" in text and "customer" in text
-    (width, height), = rows(settings, "SELECT width_pt, height_pt FROM pages")
+    ((width, height),) = rows(settings, "SELECT width_pt, height_pt FROM pages")
     assert width > height, "page size follows the displayed (rotated) orientation"
 
 
 def test_three_page_g4_tiff_gives_one_row_per_page(settings: Settings, tmp_path: Path) -> None:
     pages = [text_page([f"Page {n} of 3", f"Reference {n}0{n}"]).convert("1") for n in (1, 2, 3)]
     tiff = tmp_path / "fax.tif"
-    pages[0].save(tiff, save_all=True, append_images=pages[1:], compression="group4",
-                  dpi=(300, 300))
+    pages[0].save(
+        tiff, save_all=True, append_images=pages[1:], compression="group4", dpi=(300, 300)
+    )
     state, result = run(tiff)
     assert state.is_completed() and result["pages"] == 3
-    found = rows(settings, "SELECT page_no, string_agg(text, ' ') FROM lines GROUP BY page_no "
-                           "ORDER BY page_no")
+    found = rows(
+        settings,
+        "SELECT page_no, string_agg(text, ' ') FROM lines GROUP BY page_no ORDER BY page_no",
+    )
     assert [p for p, _ in found] == [1, 2, 3]
     for page_no, text in found:
         assert f"reference{page_no}0{page_no}" in squashed(text)
@@ -128,18 +139,21 @@ def test_scanned_pdf_keeps_its_images_and_gains_text(settings: Settings, tmp_pat
     pdf = scanned_pdf(tmp_path / "scanned.pdf", [text_page(INVOICE), text_page(LETTER)])
     state, result = run(pdf)
     assert state.is_completed(), result
-    assert rows(settings, "SELECT page_no, method FROM pages ORDER BY 1") == [(1, "ocr"),
-                                                                           (2, "ocr")]
+    assert rows(settings, "SELECT page_no, method FROM pages ORDER BY 1") == [
+        (1, "ocr"),
+        (2, "ocr"),
+    ]
     with pymupdf.open(pdf) as original, pymupdf.open(result["outputs"]["pdf"]) as out:
         for before, after in zip(original, out, strict=True):
-            (xref_in, *_), = before.get_images()
-            (xref_out, *_), = after.get_images()
+            ((xref_in, *_),) = before.get_images()
+            ((xref_out, *_),) = after.get_images()
             assert original.xref_stream_raw(xref_in) == out.xref_stream_raw(xref_out)
         assert "67890" in out[1].get_text() and "12345" in out[0].get_text()
 
 
-def test_scan_with_a_text_stamp_is_still_read_and_not_doubled(settings: Settings,
-                                                              tmp_path: Path) -> None:
+def test_scan_with_a_text_stamp_is_still_read_and_not_doubled(
+    settings: Settings, tmp_path: Path
+) -> None:
     letter = Image.new("L", (1700, 2200), "white")  # a full US-letter page at 200 dpi
     letter.paste(text_page(INVOICE + LETTER, size=40), (0, 200))
     scan = scanned_pdf(tmp_path / "stamped.pdf", [letter])
@@ -165,26 +179,29 @@ def test_mixed_pdf_sends_only_the_scanned_page_to_ocr(settings: Settings, tmp_pa
     assert methods == [(1, "text"), (2, "ocr")]
     ocr_pages = rows(settings, "SELECT DISTINCT page_no FROM task_attempts WHERE task_name='ocr'")
     assert ocr_pages == [(2,)], "the born-digital page is not sent to OCR"
-    (text,), = rows(settings, "SELECT text FROM pages WHERE page_no = 1")
+    ((text,),) = rows(settings, "SELECT text FROM pages WHERE page_no = 1")
     assert words_of(text) == words_of(born_digital)
     with pymupdf.open(result["outputs"]["pdf"]) as out:
         assert "12345" in out[1].get_text()
         assert words_of(out[0].get_text()) == words_of(born_digital)
 
 
-def test_corrupt_file_fails_fast_with_reason_and_no_retry(settings: Settings,
-                                                          tmp_path: Path) -> None:
+def test_corrupt_file_fails_fast_with_reason_and_no_retry(
+    settings: Settings, tmp_path: Path
+) -> None:
     good = tmp_path / "good.png"
     text_page(INVOICE).save(good)
     broken = tmp_path / "broken.png"
     broken.write_bytes(good.read_bytes()[:400])
     state, error = run(broken)
     assert state.is_failed() and error.kind == "corrupt_file"
-    (status, error_type, message), = rows(
-        settings, "SELECT status, error_type, error_message FROM documents")
+    ((status, error_type, message),) = rows(
+        settings, "SELECT status, error_type, error_message FROM documents"
+    )
     assert (status, error_type) == ("failed", "corrupt_file") and "broken.png" in message
-    attempts = rows(settings, "SELECT task_name, attempt, state FROM task_attempts "
-                              "WHERE task_name = 'ingest'")
+    attempts = rows(
+        settings, "SELECT task_name, attempt, state FROM task_attempts WHERE task_name = 'ingest'"
+    )
     assert attempts == [("ingest", 1, "FAILED")], "a permanent error is not retried"
 
 
@@ -195,12 +212,13 @@ def test_encrypted_pdf_is_refused_with_reason(settings: Settings, tmp_path: Path
         doc.save(locked, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="pw", owner_pw="pw")
     state, error = run(locked)
     assert state.is_failed() and error.kind == "encrypted_pdf"
-    (error_type,), = rows(settings, "SELECT error_type FROM documents")
+    ((error_type,),) = rows(settings, "SELECT error_type FROM documents")
     assert error_type == "encrypted_pdf"
 
 
-def test_same_content_is_skipped_then_forced_without_duplicate_rows(settings: Settings,
-                                                                    tmp_path: Path) -> None:
+def test_same_content_is_skipped_then_forced_without_duplicate_rows(
+    settings: Settings, tmp_path: Path
+) -> None:
     scan = tmp_path / "again.png"
     text_page(LETTER).save(scan)
     assert run(scan)[1]["status"] == "done"
@@ -212,30 +230,41 @@ def test_same_content_is_skipped_then_forced_without_duplicate_rows(settings: Se
     assert rows(settings, "SELECT count(*) FROM lines") == [(2,)]
 
 
-def test_transient_ocr_faults_are_retried_and_recorded(settings: Settings, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transient_ocr_faults_are_retried_and_recorded(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TOOL_OCR_FAULTS", "ocr:2")
     scan = tmp_path / "flaky.png"
     text_page(INVOICE).save(scan)
     state, _ = run(scan)
     assert state.is_completed()
-    attempts = rows(settings, "SELECT attempt, state, error_type FROM task_attempts "
-                              "WHERE task_name = 'ocr' ORDER BY attempt")
-    assert attempts == [(1, "FAILED", "injected_fault"), (2, "FAILED", "injected_fault"),
-                        (3, "COMPLETED", None)]
+    attempts = rows(
+        settings,
+        "SELECT attempt, state, error_type FROM task_attempts "
+        "WHERE task_name = 'ocr' ORDER BY attempt",
+    )
+    assert attempts == [
+        (1, "FAILED", "injected_fault"),
+        (2, "FAILED", "injected_fault"),
+        (3, "COMPLETED", None),
+    ]
     assert rows(settings, "SELECT status FROM documents") == [("done",)]
 
 
 def test_exhausted_retries_fail_the_document_and_lose_nothing(
-        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TOOL_OCR_FAULTS", "ocr:4")
     scan = tmp_path / "doomed.png"
     text_page(INVOICE).save(scan)
     state, error = run(scan)
     assert state.is_failed() and error.kind == "injected_fault"
-    attempts = rows(settings, "SELECT count(*), count(*) FILTER (state = 'FAILED') "
-                              "FROM task_attempts WHERE task_name = 'ocr'")
+    attempts = rows(
+        settings,
+        "SELECT count(*), count(*) FILTER (state = 'FAILED') "
+        "FROM task_attempts WHERE task_name = 'ocr'",
+    )
     assert attempts == [(4, 4)]
-    (status, error_type), = rows(settings, "SELECT status, error_type FROM documents")
+    ((status, error_type),) = rows(settings, "SELECT status, error_type FROM documents")
     assert (status, error_type) == ("failed", "injected_fault")
     assert scan.exists() and not any(settings.work.iterdir()), "input kept, rasters cleaned"

@@ -34,8 +34,11 @@ def glyphs_on(text: str, size: int = 40, confidence: float = 0.99) -> list[Glyph
     out = []
     for i, char in enumerate(text):
         if char != " ":
-            middle = size // 2 + draw.textlength(text[:i], font=font) + draw.textlength(
-                char, font=font) / 2
+            middle = (
+                size // 2
+                + draw.textlength(text[:i], font=font)
+                + draw.textlength(char, font=font) / 2
+            )
             step = int(middle * scale // STEP)
             out.append(Glyph(char, step, step + 1, confidence, 1e-4))
     return out

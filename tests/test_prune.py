@@ -38,8 +38,9 @@ class World:
     young_done: Source  # its output folder holds a young file: stays with its text
 
     def folder_of(self, path: Path) -> str:
-        return next(name for name, root in self.settings.folders().items()
-                    if path.is_relative_to(root))
+        return next(
+            name for name, root in self.settings.folders().items() if path.is_relative_to(root)
+        )
 
 
 def aged(path: Path, hours: float, size: int = 100) -> Path:
@@ -73,8 +74,26 @@ def outputs(settings: Settings, source: Source, hours: dict[str, float]) -> list
 
 def place(store: Store, path: Path, status: str, sha256: str | None) -> None:
     now = datetime.now(UTC)
-    store.write(schema.PLACE_FILE, [(f"claim/{path.name}", path.name, sha256, 100, status,
-                                     str(path), None, None, None, None, now, now, now)])
+    store.write(
+        schema.PLACE_FILE,
+        [
+            (
+                f"claim/{path.name}",
+                path.name,
+                sha256,
+                100,
+                status,
+                str(path),
+                None,
+                None,
+                None,
+                None,
+                now,
+                now,
+                now,
+            )
+        ],
+    )
 
 
 def live(settings: Settings, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -87,8 +106,9 @@ def world(settings: Settings, tmp_path: Path) -> World:
     done, busy, young_done = (document(s, n) for n in ("a.png", "b.png", "c.png"))
     for source in (done, young_done):
         store.start_document(source, flow_run_id="run-1")
-        store.finish_document(source, PAGES, Outputs.for_source(s.output, source), ENGINE,
-                              status="done")
+        store.finish_document(
+            source, PAGES, Outputs.for_source(s.output, source), ENGINE, status="done"
+        )
     store.start_document(busy, flow_run_id="run-2")  # still being processed
     outside = aged(tmp_path / "outside" / "target.png", ANCIENT)
     original = aged(s.processed / "2025/01/01/a.png", OLD)
@@ -96,19 +116,28 @@ def world(settings: Settings, tmp_path: Path) -> World:
     place(store, original, "processed", done.sha256)
     place(store, claimed, "processing", None)  # a row still processing points here
     expired = {
-        original, *outputs(s, done, {"pdf": OLD, "txt": OLD, "json": ANCIENT}),
+        original,
+        *outputs(s, done, {"pdf": OLD, "txt": OLD, "json": ANCIENT}),
         aged(s.duplicates / "scans/a.png", OLD, size=300),
-        aged(s.failed / "f.png", ANCIENT), aged(s.failed / "f.png.error.json", ANCIENT, 20),
+        aged(s.failed / "f.png", ANCIENT),
+        aged(s.failed / "f.png.error.json", ANCIENT, 20),
         link(s.processed / "2025/01/01/outside.png", outside, OLD),
         link(s.processed / "2025/01/01/outside-folder", outside.parent, OLD),
     }
     kept = {
-        outside, claimed, aged(s.processed / "2025/01/02/young.png", YOUNG),
-        aged(s.inbox / "old.png", ANCIENT), aged(s.processing / "c1/old.png", ANCIENT),
-        aged(s.work / "run/page-1.png", ANCIENT), aged(s.state / "old.log", ANCIENT),
-        *outputs(s, busy, {"pdf": OLD}), *outputs(s, young_done, {"pdf": OLD, "txt": YOUNG}),
-        aged(s.failed / "e.png", OLD), aged(s.failed / "e.png.error.json", OLD),
-        aged(s.failed / "g.png", ANCIENT), aged(s.failed / "g.png.error.json", YOUNG),
+        outside,
+        claimed,
+        aged(s.processed / "2025/01/02/young.png", YOUNG),
+        aged(s.inbox / "old.png", ANCIENT),
+        aged(s.processing / "c1/old.png", ANCIENT),
+        aged(s.work / "run/page-1.png", ANCIENT),
+        aged(s.state / "old.log", ANCIENT),
+        *outputs(s, busy, {"pdf": OLD}),
+        *outputs(s, young_done, {"pdf": OLD, "txt": YOUNG}),
+        aged(s.failed / "e.png", OLD),
+        aged(s.failed / "e.png.error.json", OLD),
+        aged(s.failed / "g.png", ANCIENT),
+        aged(s.failed / "g.png.error.json", YOUNG),
     }
     return World(s, expired, kept, done, young_done)
 
@@ -118,6 +147,7 @@ def exists(path: Path) -> bool:
 
 
 # Finding: the rules, without Prefect
+
 
 def test_find_expired_is_exactly_the_expired_set(world: World) -> None:
     found = find_expired(world.settings, datetime.now(UTC))
@@ -158,7 +188,8 @@ def test_vanished_changed_or_redirected_files_are_skipped(world: World, tmp_path
     day.symlink_to(decoy)
     removed = {item.path for item in prune.fn(found, s)}
     assert removed == world.expired - {vanished, changed} - {
-        item.path for item in found if item.path.is_relative_to(day)}
+        item.path for item in found if item.path.is_relative_to(day)
+    }
     assert (decoy / "a.png").exists() and changed.exists() and day.is_symlink()
     assert all(exists(path) for path in world.kept)
 
@@ -178,8 +209,9 @@ def test_dry_run_lists_exactly_the_expired_files_and_removes_nothing(world: Worl
     assert live(world.settings, "SELECT count(*) FROM pruned_files") == [(0,)]
     assert live(world.settings, "SELECT count(*) FROM files WHERE location IS NULL") == [(0,)]
     with get_client(sync_client=True) as client:
-        [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(
-            flow_run_id={"any_": [state.state_details.flow_run_id]}))
+        [artifact] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id={"any_": [state.state_details.flow_run_id]})
+        )
     assert artifact.key == "prune-expired" and "dry run" in str(artifact.data)
     assert f"{len(world.expired)} file(s)" in str(artifact.data)
 
@@ -201,10 +233,12 @@ def test_prune_removes_only_expired_files_and_records_them(world: World) -> None
 
     rows = live(s, "SELECT path, folder, sha256, flow_run_id FROM pruned_files")
     assert {(Path(p), f) for p, f, _, _ in rows} == {
-        (path, world.folder_of(path)) for path in world.expired}
+        (path, world.folder_of(path)) for path in world.expired
+    }
     assert {run for *_, run in rows} == {str(state.state_details.flow_run_id)}
-    assert live(s, "SELECT relative_path, location IS NULL, pruned_at IS NOT NULL FROM files "
-                   "ORDER BY 1") == [("a.png", True, True), ("claimed.png", False, False)]
+    assert live(
+        s, "SELECT relative_path, location IS NULL, pruned_at IS NOT NULL FROM files ORDER BY 1"
+    ) == [("a.png", True, True), ("claimed.png", False, False)]
     assert query_snapshot(s.snapshot, "SELECT count(*) FROM pruned_files")[1] == [(len(rows),)]
     assert live(s, "SELECT count(*) FROM pages") == [(2,)]  # text results stay by default
     APILogHandler().flush()
@@ -218,7 +252,8 @@ def test_prune_removes_only_expired_files_and_records_them(world: World) -> None
 
 @uses_prefect
 def test_prune_results_deletes_pruned_documents_pages_and_lines(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TOOL_OCR_PRUNE_RESULTS", "true")
     prune_expired()
     s, gone, kept = world.settings, world.done, world.young_done

@@ -20,8 +20,13 @@ from tasks.render import fit_dpi, image_dpi, render_pages, usable_text
 from tool_ocr.errors import CorruptFileError, RejectedError, TooLargeError
 
 LIMITS = {"max_bytes": 512 << 20, "max_pages": 2000, "max_pixels": 100_000_000}
-OPTIONS = {"dpi": 200, "min_dpi": 100, "image_dpi": 300, "max_pixels": 100_000_000,
-           "text_layer_min_chars": 20}
+OPTIONS = {
+    "dpi": 200,
+    "min_dpi": 100,
+    "image_dpi": 300,
+    "max_pixels": 100_000_000,
+    "text_layer_min_chars": 20,
+}
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "robustness"
 
 
@@ -46,8 +51,9 @@ def scanned_pdf(path: Path, pages: int = 1) -> Path:
     for number in range(pages):
         buffer = io.BytesIO()
         page_with_text(f"Scanned page {number + 1}").save(buffer, format="PNG")
-        doc.new_page(width=612, height=792).insert_image(pymupdf.Rect(0, 0, 612, 792),
-                                                         stream=buffer.getvalue())
+        doc.new_page(width=612, height=792).insert_image(
+            pymupdf.Rect(0, 0, 612, 792), stream=buffer.getvalue()
+        )
     doc.save(path)
     return path
 
@@ -95,8 +101,9 @@ def test_exif_rotated_jpeg_is_turned_upright(tmp_path):
 def test_g4_tiff_pages_are_all_rendered(tmp_path):
     frames = [page_with_text(f"Fax page {n}", size=(1700, 2200)).convert("1") for n in (1, 2, 3)]
     path = tmp_path / "fax.tif"
-    frames[0].save(path, save_all=True, append_images=frames[1:], compression="group4",
-                   dpi=(200, 200))
+    frames[0].save(
+        path, save_all=True, append_images=frames[1:], compression="group4", dpi=(200, 200)
+    )
     pages = render(path, tmp_path / "work")
     assert [p.number for p in pages] == [1, 2, 3]
     for page, frame in zip(pages, frames, strict=True):
@@ -176,16 +183,19 @@ def test_truncated_jpeg_is_corrupt(tmp_path):
         render(path, tmp_path / "work")
 
 
-@pytest.mark.parametrize("info,expected", [
-    ({"dpi": (300, 300)}, (300, 300)),
-    ({"dpi": (204, 98)}, (204, 98)),
-    ({}, (150, 150)),
-    ({"dpi": (1, 1)}, (150, 150)),
-    ({"dpi": (0, 0)}, (150, 150)),
-    ({"dpi": (float("nan"), 200)}, (200, 200)),
-    ({"dpi": (72, 99999)}, (72, 72)),
-    ({"dpi": "junk"}, (150, 150)),
-])
+@pytest.mark.parametrize(
+    "info,expected",
+    [
+        ({"dpi": (300, 300)}, (300, 300)),
+        ({"dpi": (204, 98)}, (204, 98)),
+        ({}, (150, 150)),
+        ({"dpi": (1, 1)}, (150, 150)),
+        ({"dpi": (0, 0)}, (150, 150)),
+        ({"dpi": (float("nan"), 200)}, (200, 200)),
+        ({"dpi": (72, 99999)}, (72, 72)),
+        ({"dpi": "junk"}, (150, 150)),
+    ],
+)
 def test_image_dpi(info, expected):
     assert image_dpi(info, 150) == expected
 
@@ -211,13 +221,17 @@ def test_colour_pdf_page_is_rasterised_in_rgb(tmp_path):
 
 
 def test_born_digital_pdf_uses_the_text_layer(tmp_path):
-    path = text_pdf(tmp_path / "letter.pdf", ["Invoice number 12345 due 2024-05-01",
-                                              "Total amount payable: 99.50 EUR"])
+    path = text_pdf(
+        tmp_path / "letter.pdf",
+        ["Invoice number 12345 due 2024-05-01", "Total amount payable: 99.50 EUR"],
+    )
     (page,) = render(path, tmp_path / "work")
     assert (page.method, page.image_path) == ("text", None)
     assert not list((tmp_path / "work").iterdir())
-    assert [line.text for line in page.lines] == ["Invoice number 12345 due 2024-05-01",
-                                                   "Total amount payable: 99.50 EUR"]
+    assert [line.text for line in page.lines] == [
+        "Invoice number 12345 due 2024-05-01",
+        "Total amount payable: 99.50 EUR",
+    ]
     invoice = page.lines[0].words[0]
     assert (invoice.text, invoice.confidence) == ("Invoice", 1.0)
     x0, y0, x1, y1 = invoice.box  # baseline at y = 792 - 720 = 72 pt from the top
@@ -240,8 +254,11 @@ def ink_inside(raster: np.ndarray, box, scale: float) -> float:
 
 
 def test_rotated_page_boxes_are_in_displayed_coordinates(tmp_path):
-    doc = pymupdf.open(text_pdf(tmp_path / "text.pdf", ["Rotated words should land here",
-                                                        "and a second line of text"]))
+    doc = pymupdf.open(
+        text_pdf(
+            tmp_path / "text.pdf", ["Rotated words should land here", "and a second line of text"]
+        )
+    )
     doc[0].set_rotation(90)
     doc.save(tmp_path / "rotated.pdf")
     (page,) = render(tmp_path / "rotated.pdf", tmp_path / "work")
@@ -286,8 +303,9 @@ def test_large_page_gets_a_lower_dpi(tmp_path):
     doc = pymupdf.open()
     doc.new_page(width=720, height=720).insert_text((72, 72), "big")  # 10 x 10 in
     doc.save(tmp_path / "big.pdf")
-    (page,) = render(tmp_path / "big.pdf", tmp_path / "work", dpi=300, min_dpi=50,
-                     max_pixels=1_000_000)
+    (page,) = render(
+        tmp_path / "big.pdf", tmp_path / "work", dpi=300, min_dpi=50, max_pixels=1_000_000
+    )
     assert page.dpi == 100 and pixels(page.image_path).shape == (1000, 1000)
 
 
@@ -297,19 +315,27 @@ def test_fit_dpi_keeps_the_raster_within_max_pixels():
     assert 300 <= lowered < 334 and (2160 * lowered / 72) ** 2 <= 100_000_000
 
 
-@pytest.mark.parametrize("text,usable", [
-    pytest.param("An ordinary sentence with enough letters.", True, id="plain"),
-    pytest.param("Too short", False, id="short"),
-    pytest.param("\ufffd" * 30 + " real words", False, id="replacement-chars"),
-    pytest.param("\ue000\ue001\ue002" * 10 + " abcdefghijklmnopqrstuvwxyz", False, id="pua"),
-    pytest.param("".join(chr(ord(c) << 8) for c in "Multicolor Black Pure Cyan Magenta"), False,
-                 id="byte-swapped-utf16"),
-    pytest.param("这是一个正常的中文句子，包含二十多个汉字，用来测试文字层是否可用。", True,
-                 id="chinese"),
-    pytest.param("\uf0b7 First point of the list \uf0b7 Second point of the list", True,
-                 id="pua-bullets"),
-    pytest.param("........ ---- ____ ...... ;;;; ::::", False, id="punctuation-only"),
-])
+@pytest.mark.parametrize(
+    "text,usable",
+    [
+        pytest.param("An ordinary sentence with enough letters.", True, id="plain"),
+        pytest.param("Too short", False, id="short"),
+        pytest.param("\ufffd" * 30 + " real words", False, id="replacement-chars"),
+        pytest.param("\ue000\ue001\ue002" * 10 + " abcdefghijklmnopqrstuvwxyz", False, id="pua"),
+        pytest.param(
+            "".join(chr(ord(c) << 8) for c in "Multicolor Black Pure Cyan Magenta"),
+            False,
+            id="byte-swapped-utf16",
+        ),
+        pytest.param(
+            "这是一个正常的中文句子，包含二十多个汉字，用来测试文字层是否可用。", True, id="chinese"
+        ),
+        pytest.param(
+            "\uf0b7 First point of the list \uf0b7 Second point of the list", True, id="pua-bullets"
+        ),
+        pytest.param("........ ---- ____ ...... ;;;; ::::", False, id="punctuation-only"),
+    ],
+)
 def test_usable_text(text, usable):
     assert usable_text(text, 20) is usable
 
@@ -318,13 +344,20 @@ def test_usable_text(text, usable):
 
 CORPUS_FILES = sorted(p for p in CORPUS.glob("*/*") if p.is_file()) if CORPUS.is_dir() else []
 EXPECTED = {  # outcomes worth pinning; every other file must just render or be rejected
-    "ocrmypdf/hugemono.pdf": "too_large", "ocrmypdf/poster.pdf": "too_large",
-    "ocrmypdf/invalid.pdf": "corrupt_file", "ocrmypdf/livecycle.pdf": "unsupported_file",
-    "pillow/decompression_bomb.gif": "too_large", "pillow/truncated_image.png": "corrupt_file",
-    "pillow/truncated_jpeg.jpg": "corrupt_file", "pillow/broken.png": "corrupt_file",
-    "ocrmypdf/truetype_font_nomapping.pdf": ["ocr"], "ocrmypdf/cmyk.pdf": ["ocr"],
-    "ocrmypdf/tagged.pdf": ["text", "text"], "ocrmypdf/toc.pdf": ["text", "ocr"],
-    "pillow/g4-multi.tiff": ["ocr"] * 3, "pillow/total-pages-zero.tif": ["ocr"] * 3,
+    "ocrmypdf/hugemono.pdf": "too_large",
+    "ocrmypdf/poster.pdf": "too_large",
+    "ocrmypdf/invalid.pdf": "corrupt_file",
+    "ocrmypdf/livecycle.pdf": "unsupported_file",
+    "pillow/decompression_bomb.gif": "too_large",
+    "pillow/truncated_image.png": "corrupt_file",
+    "pillow/truncated_jpeg.jpg": "corrupt_file",
+    "pillow/broken.png": "corrupt_file",
+    "ocrmypdf/truetype_font_nomapping.pdf": ["ocr"],
+    "ocrmypdf/cmyk.pdf": ["ocr"],
+    "ocrmypdf/tagged.pdf": ["text", "text"],
+    "ocrmypdf/toc.pdf": ["text", "ocr"],
+    "pillow/g4-multi.tiff": ["ocr"] * 3,
+    "pillow/total-pages-zero.tif": ["ocr"] * 3,
 }
 
 

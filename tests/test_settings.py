@@ -34,14 +34,16 @@ def test_every_folder_defaults_under_home(home: Path) -> None:
 
 
 def test_relative_home_resolves_against_the_working_directory(
-        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TOOL_OCR_HOME", "data")
 
     assert Settings().inbox == home.parent / "data" / "inbox"
 
 
-def test_env_overrides_are_typed(home: Path, tmp_path: Path,
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_overrides_are_typed(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TOOL_OCR_DPI", "200")
     monkeypatch.setenv("TOOL_OCR_LOW_CONFIDENCE", "0.5")
     monkeypatch.setenv("TOOL_OCR_OCR_MODELS", "download")
@@ -55,23 +57,28 @@ def test_env_overrides_are_typed(home: Path, tmp_path: Path,
 
 
 def test_the_optional_env_file_is_read_and_the_environment_wins(
-        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     Path(".tool_ocr.env").write_text("TOOL_OCR_DPI=150\nTOOL_OCR_MAX_PAGES=7\n")
     monkeypatch.setenv("TOOL_OCR_MAX_PAGES", "9")
 
     assert (Settings().dpi, Settings().max_pages) == (150, 9)
 
 
-@pytest.mark.parametrize(("var", "value", "field"), [
-    ("TOOL_OCR_DPI", "abc", "dpi"),
-    ("TOOL_OCR_DPI", "50", "dpi"),
-    ("TOOL_OCR_OCR_THREADS", "0", "ocr_threads"),
-    ("TOOL_OCR_LOW_CONFIDENCE", "1.5", "low_confidence"),
-    ("TOOL_OCR_OCR_MODELS", "cloud", "ocr_models"),
-    ("TOOL_OCR_DB_LOCK_TIMEOUT", "0", "db_lock_timeout"),
-])
-def test_bad_values_are_refused(home: Path, monkeypatch: pytest.MonkeyPatch,
-                                var: str, value: str, field: str) -> None:
+@pytest.mark.parametrize(
+    ("var", "value", "field"),
+    [
+        ("TOOL_OCR_DPI", "abc", "dpi"),
+        ("TOOL_OCR_DPI", "50", "dpi"),
+        ("TOOL_OCR_OCR_THREADS", "0", "ocr_threads"),
+        ("TOOL_OCR_LOW_CONFIDENCE", "1.5", "low_confidence"),
+        ("TOOL_OCR_OCR_MODELS", "cloud", "ocr_models"),
+        ("TOOL_OCR_DB_LOCK_TIMEOUT", "0", "db_lock_timeout"),
+    ],
+)
+def test_bad_values_are_refused(
+    home: Path, monkeypatch: pytest.MonkeyPatch, var: str, value: str, field: str
+) -> None:
     monkeypatch.setenv(var, value)
 
     with pytest.raises(ValidationError, match=field):
@@ -79,22 +86,27 @@ def test_bad_values_are_refused(home: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def test_a_bad_value_is_a_config_error_naming_the_variable(
-        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TOOL_OCR_DPI", "abc")
 
     with pytest.raises(ConfigError, match="TOOL_OCR_DPI"):
         Settings.load()
 
 
-@pytest.mark.parametrize(("env", "named"), [
-    ({"TOOL_OCR_OUTPUT_DIR": "{home}/inbox/out"}, "TOOL_OCR_OUTPUT_DIR"),
-    ({"TOOL_OCR_INBOX_DIR": "{home}/processed"}, "TOOL_OCR_INBOX_DIR"),
-    ({"TOOL_OCR_WORK_DIR": "{home}/state/pages"}, "TOOL_OCR_WORK_DIR"),
-    ({"TOOL_OCR_INBOX_DIR": "{home}/output/in"}, "TOOL_OCR_INBOX_DIR"),
-    ({"TOOL_OCR_SNAPSHOT_PATH": "{home}/inbox/tool_ocr.duckdb"}, "snapshot"),
-])
-def test_nested_folder_layouts_are_refused(home: Path, monkeypatch: pytest.MonkeyPatch,
-                                           env: dict[str, str], named: str) -> None:
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"TOOL_OCR_OUTPUT_DIR": "{home}/inbox/out"}, "TOOL_OCR_OUTPUT_DIR"),
+        ({"TOOL_OCR_INBOX_DIR": "{home}/processed"}, "TOOL_OCR_INBOX_DIR"),
+        ({"TOOL_OCR_WORK_DIR": "{home}/state/pages"}, "TOOL_OCR_WORK_DIR"),
+        ({"TOOL_OCR_INBOX_DIR": "{home}/output/in"}, "TOOL_OCR_INBOX_DIR"),
+        ({"TOOL_OCR_SNAPSHOT_PATH": "{home}/inbox/tool_ocr.duckdb"}, "snapshot"),
+    ],
+)
+def test_nested_folder_layouts_are_refused(
+    home: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str
+) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value.format(home=home))
 
@@ -103,7 +115,8 @@ def test_nested_folder_layouts_are_refused(home: Path, monkeypatch: pytest.Monke
 
 
 def test_snapshot_inside_inbox_names_its_variable(
-        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TOOL_OCR_SNAPSHOT_PATH", str(home / "inbox" / "tool_ocr.duckdb"))
 
     with pytest.raises(ConfigError, match="TOOL_OCR_SNAPSHOT_PATH"):
@@ -111,15 +124,17 @@ def test_snapshot_inside_inbox_names_its_variable(
 
 
 def test_snapshot_on_the_live_database_is_refused(
-        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TOOL_OCR_SNAPSHOT_PATH", str(home / "state" / "pipeline.duckdb"))
 
     with pytest.raises(ConfigError, match="TOOL_OCR_SNAPSHOT_PATH"):
         Settings()
 
 
-def test_separate_folders_outside_home_are_accepted(home: Path, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_separate_folders_outside_home_are_accepted(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TOOL_OCR_INBOX_DIR", str(tmp_path / "scanner"))
     monkeypatch.setenv("TOOL_OCR_SNAPSHOT_PATH", str(tmp_path / "share" / "ocr.duckdb"))
 
@@ -128,18 +143,22 @@ def test_separate_folders_outside_home_are_accepted(home: Path, tmp_path: Path,
     assert settings.snapshot == tmp_path / "share" / "ocr.duckdb"
 
 
-@pytest.mark.parametrize(("spec", "plan"), [
-    ("", {}),
-    ("ocr:2", {"ocr": 2}),
-    ("ocr:2,pdf:4", {"ocr": 2, "pdf": 4}),
-    (" ocr : 2 , pdf:0 ,", {"ocr": 2, "pdf": 0}),
-])
+@pytest.mark.parametrize(
+    ("spec", "plan"),
+    [
+        ("", {}),
+        ("ocr:2", {"ocr": 2}),
+        ("ocr:2,pdf:4", {"ocr": 2, "pdf": 4}),
+        (" ocr : 2 , pdf:0 ,", {"ocr": 2, "pdf": 0}),
+    ],
+)
 def test_fault_plans_parse(spec: str, plan: dict[str, int]) -> None:
     assert parse_faults(spec) == plan
 
 
-@pytest.mark.parametrize("spec", ["ocr", "ocr:x", "ocr:-1", ":2", "ocr:2,pdf", "orc:2",
-                                  "searchable-pdf:4"])
+@pytest.mark.parametrize(
+    "spec", ["ocr", "ocr:x", "ocr:-1", ":2", "ocr:2,pdf", "orc:2", "searchable-pdf:4"]
+)
 def test_malformed_fault_plans_are_config_errors(spec: str) -> None:
     with pytest.raises(ConfigError, match="TOOL_OCR_FAULTS"):
         parse_faults(spec)
@@ -154,8 +173,9 @@ def test_fault_plan_from_the_environment(home: Path, monkeypatch: pytest.MonkeyP
         Settings()
 
 
-def test_ensure_folders_creates_every_folder(home: Path, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ensure_folders_creates_every_folder(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TOOL_OCR_SNAPSHOT_PATH", str(tmp_path / "share" / "deep" / "ocr.duckdb"))
     settings = Settings()
 

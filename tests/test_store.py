@@ -21,11 +21,26 @@ from tool_ocr.settings import Settings
 SPAWN = multiprocessing.get_context("spawn")
 ENGINE = EngineInfo("paddleocr", "3.7.0", {"det": "PP-OCRv4_det", "rec": "PP-OCRv4_rec"})
 PAGES = (
-    Page(1, 595.0, 842.0, "ocr", dpi=300.0, seconds=1.5, lines=(
-        Line("Invoice 42", 0.95, (72.0, 72.0, 150.0, 86.0), (
-            Word("Invoice", 0.98, (72.0, 72.0, 130.0, 86.0)),
-            Word("42", 0.92, (134.0, 72.0, 150.0, 86.0)))),
-        Line("Total 10 EUR", 0.75, (72.0, 100.0, 180.0, 114.0)))),
+    Page(
+        1,
+        595.0,
+        842.0,
+        "ocr",
+        dpi=300.0,
+        seconds=1.5,
+        lines=(
+            Line(
+                "Invoice 42",
+                0.95,
+                (72.0, 72.0, 150.0, 86.0),
+                (
+                    Word("Invoice", 0.98, (72.0, 72.0, 130.0, 86.0)),
+                    Word("42", 0.92, (134.0, 72.0, 150.0, 86.0)),
+                ),
+            ),
+            Line("Total 10 EUR", 0.75, (72.0, 100.0, 180.0, 114.0)),
+        ),
+    ),
     Page(2, 612.0, 792.0, "text", lines=(Line("Terms", 1.0, (72.0, 72.0, 110.0, 86.0)),)),
 )
 
@@ -37,16 +52,27 @@ def make_source(folder: Path, n: int = 1) -> Source:
 
 def make_outputs(folder: Path, source: Source) -> Outputs:
     out = folder / "output"
-    return Outputs(out / f"{source.stem}.pdf", out / f"{source.stem}.xlsx",
-                   out / f"{source.stem}.json", out / f"{source.stem}.txt")
+    return Outputs(
+        out / f"{source.stem}.pdf",
+        out / f"{source.stem}.xlsx",
+        out / f"{source.stem}.json",
+        out / f"{source.stem}.txt",
+    )
 
 
 def make_attempt(source: Source, attempt: int = 1, **changes: Any) -> Attempt:
     start = datetime(2025, 1, 1, 12, 0, attempt, tzinfo=UTC)
     values: dict[str, Any] = dict(
-        task_name="ocr_page", attempt=attempt, started_at=start,
-        ended_at=start + timedelta(seconds=0.5), state="COMPLETED", sha256=source.sha256,
-        page_no=1, flow_run_id="flow-1", task_run_id="task-1")
+        task_name="ocr_page",
+        attempt=attempt,
+        started_at=start,
+        ended_at=start + timedelta(seconds=0.5),
+        state="COMPLETED",
+        sha256=source.sha256,
+        page_no=1,
+        flow_run_id="flow-1",
+        task_run_id="task-1",
+    )
     return Attempt(**(values | changes))
 
 
@@ -84,6 +110,7 @@ def counts(store: Store) -> tuple[int, ...]:
 
 
 # Helpers run in child processes (spawn): they must live at module level.
+
 
 def hold_lock(live_path: Path, ready: Any, release: Any) -> None:
     with Store(live_path, live_path.with_name("unused.duckdb")).lock():
@@ -136,6 +163,7 @@ def start(target: Any, *args: Any) -> Any:
 
 # Migrations
 
+
 def test_migrate_applies_each_migration_once(tmp_path: Path) -> None:
     store = new_store(tmp_path)
     assert store.migrate() == [m.version for m in schema.MIGRATIONS]
@@ -164,22 +192,42 @@ def test_failed_migration_leaves_no_trace(tmp_path: Path, monkeypatch: pytest.Mo
 
 # Documents, pages, lines
 
+
 def test_finish_document_stores_document_pages_and_lines(store: Store, tmp_path: Path) -> None:
     source = make_source(tmp_path)
     store_done(store, tmp_path, source)
-    [doc] = live(store, "SELECT status, doc_id, pdf_path, engine, models->>'det', duration_s, "
-                        "finished_at, error_type FROM documents WHERE sha256 = ?", (source.sha256,))
-    assert doc[:5] == ("done", source.doc_id, str(tmp_path / "output" / "scan-1.pdf"),
-                       "paddleocr", "PP-OCRv4_det")
+    [doc] = live(
+        store,
+        "SELECT status, doc_id, pdf_path, engine, models->>'det', duration_s, "
+        "finished_at, error_type FROM documents WHERE sha256 = ?",
+        (source.sha256,),
+    )
+    assert doc[:5] == (
+        "done",
+        source.doc_id,
+        str(tmp_path / "output" / "scan-1.pdf"),
+        "paddleocr",
+        "PP-OCRv4_det",
+    )
     assert 0 <= doc[5] < 5 and doc[6].utcoffset() == timedelta(0) and doc[7] is None
     assert live(store, "SELECT page_no, method, dpi, line_count, text FROM pages ORDER BY 1") == [
-        (1, "ocr", 300.0, 2, "Invoice 42\nTotal 10 EUR"), (2, "text", None, 1, "Terms")]
+        (1, "ocr", 300.0, 2, "Invoice 42\nTotal 10 EUR"),
+        (2, "text", None, 1, "Terms"),
+    ]
     lines = live(store, "SELECT page_no, line_no, text, x0, y1, words FROM lines ORDER BY 1, 2")
     assert [line[:5] for line in lines] == [
-        (1, 1, "Invoice 42", 72.0, 86.0), (1, 2, "Total 10 EUR", 72.0, 114.0),
-        (2, 1, "Terms", 72.0, 86.0)]
-    assert lines[0][5][1] == {"text": "42", "confidence": 0.92, "x0": 134.0, "y0": 72.0,
-                              "x1": 150.0, "y1": 86.0}
+        (1, 1, "Invoice 42", 72.0, 86.0),
+        (1, 2, "Total 10 EUR", 72.0, 114.0),
+        (2, 1, "Terms", 72.0, 86.0),
+    ]
+    assert lines[0][5][1] == {
+        "text": "42",
+        "confidence": 0.92,
+        "x0": 134.0,
+        "y0": 72.0,
+        "x1": 150.0,
+        "y1": 86.0,
+    }
     assert lines[1][5] == [] and lines[2][5] == []
 
 
@@ -199,11 +247,19 @@ def test_failed_document_keeps_error_and_status(store: Store, tmp_path: Path) ->
     source = make_source(tmp_path)
     store.start_document(source, flow_run_id="flow-1", relative_path="a/b")
     assert store.document_status(source.sha256) == "processing"
-    store.finish_document(source, PAGES, None, None, status="failed", error_type="corrupt_file",
-                          error_message="PDF trailer missing")
+    store.finish_document(
+        source,
+        PAGES,
+        None,
+        None,
+        status="failed",
+        error_type="corrupt_file",
+        error_message="PDF trailer missing",
+    )
     assert store.document_status(source.sha256) == "failed"
-    assert live(store, "SELECT error_type, error_message, relative_path, pdf_path FROM documents"
-                ) == [("corrupt_file", "PDF trailer missing", "a/b", None)]
+    assert live(
+        store, "SELECT error_type, error_message, relative_path, pdf_path FROM documents"
+    ) == [("corrupt_file", "PDF trailer missing", "a/b", None)]
     assert counts(store)[1:3] == (0, 0)
 
 
@@ -241,7 +297,8 @@ def test_status_of_unseen_document_is_none(tmp_path: Path) -> None:
 
 def test_store_from_settings_uses_live_db_and_snapshot(tmp_path: Path) -> None:
     settings = Settings.model_validate(
-        {"home": tmp_path, "db_lock_timeout": 7, "snapshot_interval": 3})
+        {"home": tmp_path, "db_lock_timeout": 7, "snapshot_interval": 3}
+    )
     store = Store.from_settings(settings)
     assert (store.live, store.snapshot) == (settings.live_db, settings.snapshot)
     assert (store.lock_timeout, store.snapshot_interval) == (7, 3)
@@ -256,6 +313,7 @@ def test_programming_errors_are_not_made_transient(tmp_path: Path) -> None:
 
 
 # Attempts
+
 
 def test_record_attempt_twice_is_one_row(store: Store, tmp_path: Path) -> None:
     source = make_source(tmp_path)
@@ -274,7 +332,10 @@ def test_three_attempts_of_one_task_are_three_rows(store: Store, tmp_path: Path)
     store.record_attempt(make_attempt(source, 3))
     rows = store.attempts(source.sha256)
     assert [(r["attempt"], r["state"], r["error_type"]) for r in rows] == [
-        (1, "FAILED", "engine"), (2, "FAILED", "engine"), (3, "COMPLETED", None)]
+        (1, "FAILED", "engine"),
+        (2, "FAILED", "engine"),
+        (3, "COMPLETED", None),
+    ]
     assert rows[0]["duration_s"] == 0.5 and rows[0]["task_run_id"] == "task-1"
     assert rows[0]["started_at"] == datetime(2025, 1, 1, 12, 0, 1, tzinfo=UTC)
     assert rows[0]["started_at"].utcoffset() == timedelta(0)
@@ -286,6 +347,7 @@ def test_attempt_refuses_naive_times(tmp_path: Path) -> None:
 
 
 # Snapshot
+
 
 def test_query_without_snapshot_is_refused(tmp_path: Path) -> None:
     with pytest.raises(NoSnapshotError, match="no snapshot"):
@@ -303,7 +365,9 @@ def test_open_snapshot_reader_does_not_block_writer(store: Store, tmp_path: Path
         assert store.publish_snapshot(force=True)
         assert store.snapshot.stat().st_ino != old_inode  # replaced, never rewritten in place
         assert query_snapshot(store.snapshot, "SELECT count(*) FROM documents") == (
-            ["count_star()"], [(2,)])
+            ["count_star()"],
+            [(2,)],
+        )
         release.set()
         assert answers.get(timeout=10) == 1  # its open handle keeps the old, consistent copy
     finally:
@@ -344,6 +408,7 @@ def test_snapshot_not_republished_without_changes(store: Store, tmp_path: Path) 
 
 # Lock
 
+
 def test_lock_timeout_raises_busy_quickly(store: Store, tmp_path: Path) -> None:
     ready, release = SPAWN.Event(), SPAWN.Event()
     holder = start(hold_lock, store.live, ready, release)
@@ -361,6 +426,7 @@ def test_lock_timeout_raises_busy_quickly(store: Store, tmp_path: Path) -> None:
 
 
 # Load
+
 
 def test_concurrent_writers_lose_nothing(store: Store, tmp_path: Path) -> None:
     workers, documents = 4, 14  # 3 write transactions per document: 42 per worker
@@ -385,6 +451,7 @@ def test_concurrent_writers_lose_nothing(store: Store, tmp_path: Path) -> None:
 
 
 # Results spooled by workers on other machines
+
 
 def test_a_spooling_worker_never_opens_duckdb_and_the_owner_loads_it_all(tmp_path: Path) -> None:
     from tasks.spool import load_spool

@@ -53,15 +53,18 @@ def test_inject_fault_fails_exactly_the_planned_attempts(planned: int) -> None:
     inject_fault("render", 1, plan)  # tasks not in the plan never fail
 
 
-@pytest.mark.parametrize(("error", "retry"), [
-    (InjectedFaultError("injected"), True),
-    (DatabaseBusyError("locked"), True),
-    (TransientError("io hiccup"), True),
-    (TimeoutError("slow disk"), True),
-    (CorruptFileError("broken"), False),
-    (RejectedError("never"), False),
-    (ValueError("bug"), False),
-])
+@pytest.mark.parametrize(
+    ("error", "retry"),
+    [
+        (InjectedFaultError("injected"), True),
+        (DatabaseBusyError("locked"), True),
+        (TransientError("io hiccup"), True),
+        (TimeoutError("slow disk"), True),
+        (CorruptFileError("broken"), False),
+        (RejectedError("never"), False),
+        (ValueError("bug"), False),
+    ],
+)
 def test_retry_transient_retries_only_transient_errors(error: Exception, retry: bool) -> None:
     assert retry_transient(None, None, Failed(data=error)) is retry
 
@@ -91,7 +94,9 @@ def test_tracked_keys_rows_by_sha256_argument_and_keeps_each_call(settings: Sett
 
     recorded = rows(settings)
     assert [(r["task_name"], r["state"], r["page_no"]) for r in recorded] == [
-        ("fingerprint", "COMPLETED", None), ("fingerprint", "COMPLETED", None)]
+        ("fingerprint", "COMPLETED", None),
+        ("fingerprint", "COMPLETED", None),
+    ]
 
 
 def test_tracked_applies_the_fault_plan_before_the_body(settings: Settings) -> None:
@@ -133,7 +138,10 @@ def test_injected_faults_are_retried_and_every_attempt_is_recorded(settings: Set
 
     recorded = rows(faulty)
     assert [(r["attempt"], r["state"]) for r in recorded] == [
-        (1, "FAILED"), (2, "FAILED"), (3, "COMPLETED")]
+        (1, "FAILED"),
+        (2, "FAILED"),
+        (3, "COMPLETED"),
+    ]
     assert [r["error_type"] for r in recorded] == ["injected_fault", "injected_fault", None]
     assert len({r["task_run_id"] for r in recorded}) == 1 and recorded[0]["task_run_id"]
     assert len(calls) == 1  # the body ran only once the faults were used up

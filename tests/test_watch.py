@@ -49,6 +49,7 @@ def wait_for(condition: Callable[[], object], timeout: float = 120, what: str = 
 
 # --- readiness: pure logic ---------------------------------------------------------------
 
+
 def test_a_file_is_ready_only_after_a_quiet_period_with_unchanged_size() -> None:
     clock = FakeClock()
     readiness = Readiness(quiet=3, clock=clock)
@@ -91,10 +92,22 @@ def test_a_touched_file_never_looked_at_is_not_ready() -> None:
 
 # --- the inbox on disk ----------------------------------------------------------------------
 
+
 def test_temporary_and_system_files_are_ignored(settings: Settings) -> None:
     inbox = Inbox(settings.inbox, settings.processing, extra_ignore="*.scanning")
-    names = ["scan.pdf", "sub/deep/page.png", ".hidden.png", "a.part", "b.tmp", "~$doc.pdf",
-             "Thumbs.db", ".DS_Store", "x.scanning", ".git/config", "c.pdf.crdownload"]
+    names = [
+        "scan.pdf",
+        "sub/deep/page.png",
+        ".hidden.png",
+        "a.part",
+        "b.tmp",
+        "~$doc.pdf",
+        "Thumbs.db",
+        ".DS_Store",
+        "x.scanning",
+        ".git/config",
+        "c.pdf.crdownload",
+    ]
     for name in names:
         (settings.inbox / name).parent.mkdir(parents=True, exist_ok=True)
         (settings.inbox / name).write_bytes(b"x")
@@ -102,8 +115,9 @@ def test_temporary_and_system_files_are_ignored(settings: Settings) -> None:
     assert found == ["scan.pdf", "sub/deep/page.png"]
 
 
-def test_links_and_fifos_are_refused_and_regular_files_are_not(settings: Settings,
-                                                               tmp_path: Path) -> None:
+def test_links_and_fifos_are_refused_and_regular_files_are_not(
+    settings: Settings, tmp_path: Path
+) -> None:
     inbox = Inbox(settings.inbox, settings.processing)
     outside = tmp_path / "secret.png"
     outside.write_bytes(b"x")
@@ -133,6 +147,7 @@ def test_two_watchers_claiming_one_file_exactly_one_wins(settings: Settings) -> 
 
 # --- the watcher's loop, driven tick by tick (a recording submitter, no Prefect) -------------
 
+
 class RecordingSubmitter(Submitter):
     """Keeps batches 'in flight' forever; its first `failures` polls fail like a server away."""
 
@@ -157,7 +172,8 @@ def loop_watcher(settings: Settings, submitter: Submitter) -> Watcher:
 
 
 def test_a_burst_waits_in_the_folder_in_bounded_adaptive_batches(
-        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TOOL_OCR_RUN_LIMIT", "1")  # one run at once, one more waiting
     monkeypatch.setenv("TOOL_OCR_BATCH_MAX_FILES", "8")
     settings = Settings()
@@ -188,7 +204,8 @@ def test_the_server_being_away_never_stops_the_watcher(settings: Settings) -> No
 
 
 def test_a_link_is_quarantined_by_the_watcher_and_a_lone_file_goes_alone(
-        settings: Settings, tmp_path: Path) -> None:
+    settings: Settings, tmp_path: Path
+) -> None:
     (tmp_path / "target.png").write_bytes(b"elsewhere")
     (settings.inbox / "link.png").symlink_to(tmp_path / "target.png")
     (settings.inbox / "alone.png").write_bytes(b"alone")
@@ -199,10 +216,12 @@ def test_a_link_is_quarantined_by_the_watcher_and_a_lone_file_goes_alone(
     report = json.loads((settings.failed / "link.png.error.json").read_text())
     assert report["error_type"] == "unsupported_file" and "symbolic link" in report["reason"]
     assert [[f.relative_path for f in b.files] for b in submitter.batches.values()] == [
-        ["alone.png"]]
+        ["alone.png"]
+    ]
 
 
 # --- the real service -------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def service(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
@@ -210,20 +229,31 @@ def service(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> I
     from prefect.settings import PREFECT_API_URL
 
     home = tmp_path_factory.mktemp("service")
-    env_vars = {"TOOL_OCR_HOME": str(home), "TOOL_OCR_SNAPSHOT_INTERVAL": "0",
-                "TOOL_OCR_WATCH_QUIET_SECONDS": "1.5", "TOOL_OCR_WATCH_RESCAN_SECONDS": "2",
-                "TOOL_OCR_RUN_LIMIT": "1"}
+    env_vars = {
+        "TOOL_OCR_HOME": str(home),
+        "TOOL_OCR_SNAPSHOT_INTERVAL": "0",
+        "TOOL_OCR_WATCH_QUIET_SECONDS": "1.5",
+        "TOOL_OCR_WATCH_RESCAN_SECONDS": "2",
+        "TOOL_OCR_RUN_LIMIT": "1",
+    }
     saved = {key: os.environ.get(key) for key in env_vars}
     os.environ.update(env_vars)
     settings = Settings()
     settings.ensure_folders()
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
     log = (home / "serve.log").open("wb")
-    runner = subprocess.Popen([sys.executable, "-m", "tool_ocr.cli", "serve"], env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "tool_ocr.cli", "serve"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
-        wait_for(lambda: _deployments() >= {"ocr-inbox", "prune-expired"}, 120,
-                 "the runner to register its deployments")
+        wait_for(
+            lambda: _deployments() >= {"ocr-inbox", "prune-expired"},
+            120,
+            "the runner to register its deployments",
+        )
         yield settings
     finally:
         runner.terminate()
@@ -259,11 +289,15 @@ def ended_runs(name_like: str) -> list[Any]:
 
     def read() -> list[Any]:
         with get_client(sync_client=True) as client:
-            return client.read_flow_runs(flow_run_filter=FlowRunFilter(
-                name=FlowRunFilterName(like_=name_like)))
+            return client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_=name_like))
+            )
 
-    wait_for(lambda: all(r.state is not None and r.state.is_final() for r in read()), 60,
-             f"runs named like {name_like!r} to end")
+    wait_for(
+        lambda: all(r.state is not None and r.state.is_final() for r in read()),
+        60,
+        f"runs named like {name_like!r} to end",
+    )
     return read()
 
 
@@ -277,13 +311,14 @@ def files_rows(settings: Settings) -> dict[str, tuple[str, str | None, str | Non
     """relative path -> (status, error_type, location) from the analysts' snapshot."""
     if not settings.snapshot.exists():
         return {}
-    _, rows = query_snapshot(settings.snapshot, "SELECT relative_path, status, error_type, "
-                             "location FROM files ORDER BY claimed_at")
+    _, rows = query_snapshot(
+        settings.snapshot,
+        "SELECT relative_path, status, error_type, location FROM files ORDER BY claimed_at",
+    )
     return {row[0]: row[1:] for row in rows}
 
 
-def test_slow_writes_corrupt_files_and_duplicates_end_in_the_right_place(
-        service: Settings) -> None:
+def test_slow_writes_corrupt_files_and_duplicates_end_in_the_right_place(service: Settings) -> None:
     settings = service
     good = png("Quarterly report 2026", "Revenue grew by 12 percent")
     with watching(settings):
@@ -291,22 +326,28 @@ def test_slow_writes_corrupt_files_and_duplicates_end_in_the_right_place(
         slow.parent.mkdir()
         with slow.open("wb") as out:  # a scanner writing over ~4 s, well past the quiet period
             for start in range(0, len(good), len(good) // 8 + 1):
-                out.write(good[start:start + len(good) // 8 + 1])
+                out.write(good[start : start + len(good) // 8 + 1])
                 out.flush()
                 time.sleep(0.5)
                 assert not any(settings.processing.rglob("report.png")), "claimed while written"
         (settings.inbox / "bad").mkdir()
         (settings.inbox / "bad" / "broken.pdf").write_bytes(b"%PDF-1.7\nnot a pdf at all")
         (settings.inbox / "after.png").write_bytes(png("Delivery note 5521", "Paid in full"))
-        wait_for(lambda: {"slow/report.png", "bad/broken.pdf", "after.png"} <= set(
-            files_rows(settings)) and not any(settings.processing.rglob("*.*")), 180,
-            "three files placed")
+        wait_for(
+            lambda: (
+                {"slow/report.png", "bad/broken.pdf", "after.png"} <= set(files_rows(settings))
+                and not any(settings.processing.rglob("*.*"))
+            ),
+            180,
+            "three files placed",
+        )
         (settings.inbox / "copy-of-report.png").write_bytes(good)
         wait_for(lambda: "copy-of-report.png" in files_rows(settings), 120, "the duplicate")
     rows = files_rows(settings)
     assert rows["slow/report.png"][0] == "processed"
     assert Path(rows["slow/report.png"][2]).parent.parent.parent.parent.parent == (
-        settings.processed), "processed/YYYY/MM/DD/slow/report.png"
+        settings.processed
+    ), "processed/YYYY/MM/DD/slow/report.png"
     assert Path(rows["slow/report.png"][2]).read_bytes() == good
     assert rows["after.png"][0] == "processed"
     status, error_type, location = rows["bad/broken.pdf"]
@@ -316,11 +357,17 @@ def test_slow_writes_corrupt_files_and_duplicates_end_in_the_right_place(
     assert report["attempts"] and report["flow_run_id"]
     assert rows["copy-of-report.png"][0] == "duplicate"
     assert Path(rows["copy-of-report.png"][2]).is_relative_to(settings.duplicates)
-    _, dup = query_snapshot(settings.snapshot, "SELECT f.duplicate_of = d.doc_id FROM files f "
-                            "JOIN documents d USING (sha256) WHERE f.status = 'duplicate'")
+    _, dup = query_snapshot(
+        settings.snapshot,
+        "SELECT f.duplicate_of = d.doc_id FROM files f "
+        "JOIN documents d USING (sha256) WHERE f.status = 'duplicate'",
+    )
     assert dup == [(True,)]
-    _, text = query_snapshot(settings.snapshot, "SELECT text FROM pages p JOIN documents d "
-                             "USING (doc_id) WHERE d.relative_path = 'slow/report.png'")
+    _, text = query_snapshot(
+        settings.snapshot,
+        "SELECT text FROM pages p JOIN documents d "
+        "USING (doc_id) WHERE d.relative_path = 'slow/report.png'",
+    )
     assert "revenue" in text[0][0].lower()
     assert not list(settings.inbox.rglob("*.*"))
     assert not list(settings.processing.iterdir()), "claim folders are cleaned up"
@@ -330,7 +377,8 @@ def test_slow_writes_corrupt_files_and_duplicates_end_in_the_right_place(
 
 
 def test_a_restart_processes_what_arrived_meanwhile_and_duplicates_nothing(
-        service: Settings) -> None:
+    service: Settings,
+) -> None:
     settings = service
     inbox = Inbox(settings.inbox, settings.processing)
     (settings.inbox / "left-claimed.png").write_bytes(png("Claimed before the crash 771"))
@@ -338,14 +386,22 @@ def test_a_restart_processes_what_arrived_meanwhile_and_duplicates_nothing(
     for n in range(3):  # arrived while no watcher ran
         (settings.inbox / f"meanwhile-{n}.png").write_bytes(png(f"Arrived meanwhile {n} 90{n}"))
     with watching(settings):
-        wait_for(lambda: {"left-claimed.png", "meanwhile-0.png", "meanwhile-1.png",
-                          "meanwhile-2.png"} <= set(files_rows(settings)), 180, "four files")
+        wait_for(
+            lambda: (
+                {"left-claimed.png", "meanwhile-0.png", "meanwhile-1.png", "meanwhile-2.png"}
+                <= set(files_rows(settings))
+            ),
+            180,
+            "four files",
+        )
         wait_for(lambda: not any(settings.processing.rglob("*.*")), 60, "processing/ empty")
     rows = files_rows(settings)
     assert all(rows[f"meanwhile-{n}.png"][0] == "processed" for n in range(3))
     assert rows["left-claimed.png"][0] == "processed"
-    _, counts = query_snapshot(settings.snapshot, "SELECT relative_path, count(*) FROM files "
-                               "GROUP BY 1 HAVING count(*) > 1")
+    _, counts = query_snapshot(
+        settings.snapshot,
+        "SELECT relative_path, count(*) FROM files GROUP BY 1 HAVING count(*) > 1",
+    )
     assert counts == []
     runs = ended_runs("left-claimed")  # one run per claim, never two for one file
     assert [r.state.type.value for r in runs if r.name.startswith("inbox")] == ["COMPLETED"]

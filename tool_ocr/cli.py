@@ -17,8 +17,11 @@ from tool_ocr import PACKAGES, show_logs
 from tool_ocr.errors import ToolOcrError
 from tool_ocr.settings import Settings
 
-app = typer.Typer(help="Hot-folder OCR: scans in; searchable PDF, Excel, JSON, text and DuckDB "
-                       "rows out.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Hot-folder OCR: scans in; searchable PDF, Excel, JSON, text and DuckDB rows out.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 console = Console(stderr=True)
 out = Console()
 
@@ -61,8 +64,7 @@ def prepare_prefect_env(settings: Settings) -> None:
 
 def use_service(settings: Settings) -> str:
     """The Prefect API of the service: PREFECT_API_URL, else the local server `up` starts."""
-    url = os.environ.setdefault("PREFECT_API_URL",
-                                f"http://127.0.0.1:{settings.server_port}/api")
+    url = os.environ.setdefault("PREFECT_API_URL", f"http://127.0.0.1:{settings.server_port}/api")
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")  # file to run start: ~2 s, not ~9
     os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"  # services log to the terminal
     import prefect  # noqa: F401  (sets up logging: our packages get its handlers)
@@ -76,8 +78,12 @@ def expand(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file()
-                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            files += sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
         else:
             files.append(path)
     return files
@@ -95,12 +101,19 @@ def process(
 
     files = expand(paths)
     if not files:
-        console.print(f"nothing to process in {', '.join(map(str, paths))}: drop scans into "
-                      f"{settings.inbox} or name files")
+        console.print(
+            f"nothing to process in {', '.join(map(str, paths))}: drop scans into "
+            f"{settings.inbox} or name files"
+        )
         return
     results = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         bar = progress.add_task("OCR", total=len(files))
         for file in files:
             progress.update(bar, description=f"OCR {file.name}")
@@ -123,8 +136,12 @@ def report(results: list[tuple[Path, Any]], settings: Settings) -> None:
         elif result["status"] == "skipped":
             table.add_row(file.name, "skipped", "", "already processed (use --force)")
         else:
-            table.add_row(file.name, "[green]done", str(result["pages"]),
-                          str(Path(result["outputs"]["pdf"]).parent))
+            table.add_row(
+                file.name,
+                "[green]done",
+                str(result["pages"]),
+                str(Path(result["outputs"]["pdf"]).parent),
+            )
     out.print(table)
     out.print(f"DuckDB snapshot for analysts: {settings.snapshot}")
 
@@ -141,7 +158,6 @@ def sql(query: Annotated[str, typer.Argument(help="A read-only SQL query.")]) ->
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     out.print(table)
-
 
 
 @app.command()
@@ -191,8 +207,10 @@ def status() -> None:
     mark = {True: "[green]yes", False: "[red]no"}
     out.print(f"Prefect server {health['api_url']}: reachable {mark[health['server']]}")
     for d in health["deployments"]:
-        out.print(f"  deployment {d['name']}: {'[yellow]paused' if d['paused'] else 'active'}"
-                  f"{', schedule ' + ', '.join(d['schedules']) if d['schedules'] else ''}")
+        out.print(
+            f"  deployment {d['name']}: {'[yellow]paused' if d['paused'] else 'active'}"
+            f"{', schedule ' + ', '.join(d['schedules']) if d['schedules'] else ''}"
+        )
     out.print(f"Watcher alive {mark[health['watcher']['alive']]}: {health['watcher']['detail']}")
     out.print("Files: " + ", ".join(f"{k} {v}" for k, v in health["folders"].items()))
     for path, error_type, message, when in health["errors"]:
@@ -203,15 +221,24 @@ def status() -> None:
 
 @app.command()
 def retry(
-    paths: Annotated[list[Path] | None, typer.Argument(
-        help="Quarantined files (in the failed folder); none: all of them.")] = None,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Quarantined files (in the failed folder); none: all of them."),
+    ] = None,
 ) -> None:
     """Move quarantined files back into the inbox (their .error.json is removed)."""
     settings = load_settings()
     from tasks.place import ERROR_SUFFIX, move
 
-    files = [p.resolve() for p in paths] if paths else sorted(
-        p for p in settings.failed.rglob("*") if p.is_file() and not p.name.endswith(ERROR_SUFFIX))
+    files = (
+        [p.resolve() for p in paths]
+        if paths
+        else sorted(
+            p
+            for p in settings.failed.rglob("*")
+            if p.is_file() and not p.name.endswith(ERROR_SUFFIX)
+        )
+    )
     for file in files:
         if not file.is_relative_to(settings.failed) or not file.exists():
             console.print(f"[red]{file}: not a file in {settings.failed}")

@@ -25,8 +25,12 @@ from paddle.base.proto import framework_pb2
 
 pb: Any = framework_pb2  # generated protobuf classes: no type information
 
-_DTYPES = {pb.VarType.FP32: np.float32, pb.VarType.FP64: np.float64,
-           pb.VarType.INT32: np.int32, pb.VarType.INT64: np.int64}
+_DTYPES = {
+    pb.VarType.FP32: np.float32,
+    pb.VarType.FP64: np.float64,
+    pb.VarType.INT32: np.int32,
+    pb.VarType.INT64: np.int64,
+}
 _CONVS = {"conv2d", "depthwise_conv2d"}
 Params = dict[str, tuple[bytes, np.ndarray]]  # name -> (serialised TensorDesc, values)
 
@@ -65,8 +69,7 @@ def restrict(block: Any, params: Params, classes: Sequence[int]) -> None:
         desc.dims.extend(values.shape)
         params[name] = (desc.SerializeToString(), np.ascontiguousarray(values))
     for var in block.vars:  # the declared shapes: [in, classes], [classes], [-1, -1, classes]
-        if var.type.HasField("dense_tensor") and var.type.dense_tensor.tensor.dims[-1:] == [
-                count]:
+        if var.type.HasField("dense_tensor") and var.type.dense_tensor.tensor.dims[-1:] == [count]:
             var.type.dense_tensor.tensor.dims[-1] = len(keep)
 
 
@@ -82,11 +85,11 @@ def read_params(data: bytes, names: list[str]) -> Params:
         size = struct.unpack_from("<Ii", data, pos)[1]
         pos += 8
         desc = pb.VarType.TensorDesc()
-        desc.ParseFromString(data[pos:pos + size])
+        desc.ParseFromString(data[pos : pos + size])
         dtype = np.dtype(_DTYPES[desc.data_type])
         count = int(np.prod(desc.dims))
         values = np.frombuffer(data, dtype, count, pos + size).reshape(tuple(desc.dims))
-        out[name] = (data[pos:pos + size], values.copy())
+        out[name] = (data[pos : pos + size], values.copy())
         pos += size + count * dtype.itemsize
     if pos != len(data):
         raise ValueError(f"parameter file has {len(data) - pos} bytes the program does not name")
@@ -161,8 +164,9 @@ def _links(block: Any) -> tuple[dict[str, int], dict[str, list[int]]]:
     return producer, consumers
 
 
-def _affine(block: Any, i: int, params: Params,
-            consumers: dict[str, list[int]]) -> tuple[int, str, str, float, float] | None:
+def _affine(
+    block: Any, i: int, params: Params, consumers: dict[str, list[int]]
+) -> tuple[int, str, str, float, float] | None:
     """(add's index, input, output, s, b) when op i is `s * x` followed only by `+ b`."""
     mul = block.ops[i]
     if mul.type != "elementwise_mul" or (scale := _scalar_of(mul, params)) is None:
@@ -173,8 +177,13 @@ def _affine(block: Any, i: int, params: Params,
     if add.type != "elementwise_add" or (shift := _scalar_of(add, params)) is None:
         return None
     x = _arg(mul, _other(mul, scale))
-    return (j, x, _arg(add, "Out", outputs=True), float(params[scale][1].item()),
-            float(params[shift][1].item()))
+    return (
+        j,
+        x,
+        _arg(add, "Out", outputs=True),
+        float(params[scale][1].item()),
+        float(params[shift][1].item()),
+    )
 
 
 def _only_user(op: Any, slot: str, consumers: dict[str, list[int]]) -> int | None:
@@ -197,8 +206,13 @@ def _other(op: Any, name: str) -> str:
     return "Y" if _arg(op, "X") == name else "X"
 
 
-def _conv_with_bias(block: Any, index: int | None, params: Params, producer: dict[str, int],
-                    consumers: dict[str, list[int]]) -> tuple[int, int, str, str] | None:
+def _conv_with_bias(
+    block: Any,
+    index: int | None,
+    params: Params,
+    producer: dict[str, int],
+    consumers: dict[str, list[int]],
+) -> tuple[int, int, str, str] | None:
     """(conv index, bias add index, weight, bias) when op `index` is a convolution, or its
     bias add, and the convolution's only user adds a per-channel bias parameter."""
     if index is None:
@@ -211,8 +225,11 @@ def _conv_with_bias(block: Any, index: int | None, params: Params, producer: dic
         return None
     add = block.ops[add_index]
     axis = next((a.i for a in add.attrs if a.name == "axis"), -1)
-    if add.type != "elementwise_add" or _arg(add, "X") != _arg(op, "Output", outputs=True) or (
-            axis != 1):
+    if (
+        add.type != "elementwise_add"
+        or _arg(add, "X") != _arg(op, "Output", outputs=True)
+        or (axis != 1)
+    ):
         return None
     bias, weight = _arg(add, "Y"), _arg(op, "Filter")
     if bias not in params or params[bias][1].shape != (params[weight][1].shape[0],):
@@ -222,8 +239,11 @@ def _conv_with_bias(block: Any, index: int | None, params: Params, producer: dic
 
 def _pointwise(conv: Any, weight: np.ndarray) -> bool:
     attrs = {a.name: a for a in conv.attrs}
-    return (weight.shape[2:] == (1, 1) and all(p == 0 for p in attrs["paddings"].ints)
-            and attrs["groups"].i == 1)
+    return (
+        weight.shape[2:] == (1, 1)
+        and all(p == 0 for p in attrs["paddings"].ints)
+        and attrs["groups"].i == 1
+    )
 
 
 def _arg(op: Any, slot: str, outputs: bool = False) -> str:

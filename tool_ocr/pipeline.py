@@ -25,9 +25,14 @@ log = logging.getLogger(__name__)
 
 def pipeline_options(config: EngineConfig) -> dict[str, Any]:
     """Keyword arguments for `paddleocr.PaddleOCR` (line direction on, no page unwarping)."""
-    return dict(use_doc_orientation_classify=False, use_doc_unwarping=False,
-                use_textline_orientation=True, device="cpu", cpu_threads=config.threads,
-                lang=config.lang)
+    return dict(
+        use_doc_orientation_classify=False,
+        use_doc_unwarping=False,
+        use_textline_orientation=True,
+        device="cpu",
+        cpu_threads=config.threads,
+        lang=config.lang,
+    )
 
 
 class PaddleOcrPipeline:
@@ -66,8 +71,9 @@ class PaddleOcrPipeline:
 
 def _lines(result: Any) -> list[Line]:
     lines = []
-    for text, score, poly in zip(result["rec_texts"], result["rec_scores"], result["rec_polys"],
-                                 strict=True):
+    for text, score, poly in zip(
+        result["rec_texts"], result["rec_scores"], result["rec_polys"], strict=True
+    ):
         if text.strip():
             xs, ys = poly[:, 0], poly[:, 1]
             box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))

@@ -91,8 +91,13 @@ def det_input(bgr: np.ndarray, limit: int) -> np.ndarray:
     return np.ascontiguousarray(norm.transpose(2, 0, 1)[None])
 
 
-def db_quads(prob: np.ndarray, shape: tuple[int, int], thresh: float = 0.3,
-             box_thresh: float = 0.6, unclip: float = 1.5) -> list[Quad]:
+def db_quads(
+    prob: np.ndarray,
+    shape: tuple[int, int],
+    thresh: float = 0.3,
+    box_thresh: float = 0.6,
+    unclip: float = 1.5,
+) -> list[Quad]:
     """Text quads in page pixels from the DB probability map (H' x W') of a page `shape`.
 
     A region's score is the mean probability inside its own contour (PaddleOCR's "slow" mode),
@@ -128,8 +133,10 @@ def _joined(quads: list[Quad]) -> list[Quad]:
         roots = [_root(group, i) for i in range(len(out))]
         if len(set(roots)) == len(out):
             break
-        out = [_min_box(np.vstack([q for q, r in zip(out, roots, strict=True) if r == root]))[0]
-               for root in dict.fromkeys(roots)]
+        out = [
+            _min_box(np.vstack([q for q, r in zip(out, roots, strict=True) if r == root]))[0]
+            for root in dict.fromkeys(roots)
+        ]
     return out
 
 
@@ -167,7 +174,7 @@ def _mean_score(prob: np.ndarray, box: Quad) -> float:
     x1, y1 = np.clip(np.ceil(box.max(0)).astype(int), 0, [w - 1, h - 1])
     mask = np.zeros((y1 - y0 + 1, x1 - x0 + 1), np.uint8)
     cv2.fillPoly(mask, [(box - [x0, y0]).astype(np.int32)], (1,))
-    return float(cv2.mean(prob[y0:y1 + 1, x0:x1 + 1], mask)[0])
+    return float(cv2.mean(prob[y0 : y1 + 1, x0 : x1 + 1], mask)[0])
 
 
 def _unclip(box: Quad, ratio: float) -> np.ndarray:
@@ -184,8 +191,13 @@ def crop(bgr: np.ndarray, quad: Quad) -> np.ndarray:
     height = int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
     target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
     matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
-    out = cv2.warpPerspective(bgr, matrix, (max(width, 1), max(height, 1)),
-                              borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
+    out = cv2.warpPerspective(
+        bgr,
+        matrix,
+        (max(width, 1), max(height, 1)),
+        borderMode=cv2.BORDER_REPLICATE,
+        flags=cv2.INTER_CUBIC,
+    )
     return np.rot90(out) if height >= 1.5 * width else out
 
 
@@ -209,8 +221,9 @@ def lengthened(quad: Quad, shape: tuple[int, ...], margin: float = CROP_MARGIN) 
 def is_tall(quad: Quad) -> bool:
     """Whether `crop` turns this quad (a line that runs top to bottom on the page)."""
     width = max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3]))
-    return bool(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2]))
-                >= 1.5 * width)
+    return bool(
+        max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])) >= 1.5 * width
+    )
 
 
 def rec_image(image: np.ndarray) -> np.ndarray:
@@ -281,7 +294,7 @@ def rec_batch(pieces: list[np.ndarray], width: int, rows: int = 0) -> np.ndarray
     right (and below, up to `rows`)."""
     batch = np.zeros((max(len(pieces), rows), 3, REC_HEIGHT, width), np.float32)
     for i, piece in enumerate(pieces):
-        batch[i, :, :, :piece.shape[2]] = piece
+        batch[i, :, :, : piece.shape[2]] = piece
     return batch
 
 

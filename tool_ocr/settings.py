@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     processed_dir: Path | None = Field(None, description="Originals after success.")
     failed_dir: Path | None = Field(None, description="Quarantine with reasons (HOME/failed).")
     duplicates_dir: Path | None = Field(
-        None, description="Files whose content was already processed (HOME/duplicates).")
+        None, description="Files whose content was already processed (HOME/duplicates)."
+    )
     output_dir: Path | None = Field(None, description="Searchable PDF and exports.")
     state_dir: Path | None = Field(None, description="Live DuckDB, its lock, heartbeat.")
     work_dir: Path | None = Field(None, description="Page rasters in flight (HOME/work).")
@@ -60,8 +61,10 @@ class Settings(BaseSettings):
         "download: PaddleOCR's own default models (needs internet on first use).",
     )
     ocr_lang: str = Field(
-        "en", description="Language. bundled: 'ch' (or 'chinese_cht') reads Chinese and Latin "
-        "script, any other value Latin script only (faster); download: PaddleOCR's language.")
+        "en",
+        description="Language. bundled: 'ch' (or 'chinese_cht') reads Chinese and Latin "
+        "script, any other value Latin script only (faster); download: PaddleOCR's language.",
+    )
     ocr_threads: int = Field(2, ge=1, le=64, description="CPU threads for Paddle inference.")
     low_confidence: float = Field(
         0.80, ge=0, le=1, description="Lines below this confidence are flagged in exports."
@@ -74,34 +77,50 @@ class Settings(BaseSettings):
         5.0, ge=0, description="Least seconds between two republishings of the snapshot."
     )
     results_spool: Path | None = Field(
-        None, description="Workers on other machines: write results as immutable files here "
-        "(shared storage) instead of opening DuckDB; the watcher that owns state/ loads them.")
+        None,
+        description="Workers on other machines: write results as immutable files here "
+        "(shared storage) instead of opening DuckDB; the watcher that owns state/ loads them.",
+    )
 
     watch_polling: bool = Field(
-        False, description="Poll the inbox instead of native events (needed on SMB/NFS shares).")
+        False, description="Poll the inbox instead of native events (needed on SMB/NFS shares)."
+    )
     watch_poll_seconds: float = Field(2.0, gt=0, description="Polling interval when polling.")
     watch_quiet_seconds: float = Field(
-        3.0, ge=0, description="A file is ready once untouched (no event, same size and mtime) "
-        "for this long.")
+        3.0,
+        ge=0,
+        description="A file is ready once untouched (no event, same size and mtime) for this long.",
+    )
     watch_rescan_seconds: float = Field(
-        30.0, gt=0, description="Full rescan of the inbox, for files whose event was missed.")
+        30.0, gt=0, description="Full rescan of the inbox, for files whose event was missed."
+    )
     watch_ignore: str = Field(
-        "", description="Extra glob patterns of file names to ignore, comma-separated "
-        "(temporary and system files are always ignored).")
+        "",
+        description="Extra glob patterns of file names to ignore, comma-separated "
+        "(temporary and system files are always ignored).",
+    )
     batch_max_files: int = Field(
-        8, ge=1, description="Most ready files one run takes when files wait (one model load).")
+        8, ge=1, description="Most ready files one run takes when files wait (one model load)."
+    )
     run_limit: int = Field(
-        0, ge=0, description="Concurrent OCR runs on this machine; 0: cores / ocr_threads.")
+        0, ge=0, description="Concurrent OCR runs on this machine; 0: cores / ocr_threads."
+    )
     retention_hours: float = Field(
-        24.0, gt=0, description="prune-expired deletes processed originals, outputs and "
-        "duplicates older than this.")
+        24.0,
+        gt=0,
+        description="prune-expired deletes processed originals, outputs and "
+        "duplicates older than this.",
+    )
     failed_retention_hours: float = Field(
-        24.0 * 14, gt=0, description="Quarantined files in failed/ wait this long for a person.")
+        24.0 * 14, gt=0, description="Quarantined files in failed/ wait this long for a person."
+    )
     prune_results: bool = Field(
-        False, description="Also delete a pruned document's pages and lines from DuckDB.")
+        False, description="Also delete a pruned document's pages and lines from DuckDB."
+    )
     prune_cron: str = Field("0 * * * *", description="Schedule of prune-expired (cron).")
     server_port: int = Field(
-        4200, ge=1, le=65535, description="Port of the local Prefect server `tool-ocr up` starts.")
+        4200, ge=1, le=65535, description="Port of the local Prefect server `tool-ocr up` starts."
+    )
 
     faults: str = Field(
         "",
@@ -116,8 +135,8 @@ class Settings(BaseSettings):
             return cls()
         except ValidationError as exc:
             problems = "; ".join(
-                f"TOOL_OCR_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-                for e in exc.errors())
+                f"TOOL_OCR_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+            )
             raise ConfigError(f"invalid settings: {problems}") from exc
 
     @field_validator("faults")
@@ -228,5 +247,7 @@ def check_layout(settings: Settings) -> None:
                 )
     for name, path in folders.items():
         if settings.snapshot.is_relative_to(path):
-            raise ConfigError(f"snapshot {settings.snapshot} lies inside the {name} folder "
-                              f"{path}; point TOOL_OCR_SNAPSHOT_PATH somewhere else")
+            raise ConfigError(
+                f"snapshot {settings.snapshot} lies inside the {name} folder "
+                f"{path}; point TOOL_OCR_SNAPSHOT_PATH somewhere else"
+            )

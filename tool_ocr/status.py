@@ -28,12 +28,16 @@ def collect(settings: Settings) -> dict[str, Any]:
     """Everything `status` prints, as plain values."""
     api_url = os.environ["PREFECT_API_URL"]
     reachable = api_answers(api_url)
-    return {"api_url": api_url, "server": reachable,
-            "deployments": deployments() if reachable else [],
-            "watcher": watcher(settings.state / "watcher.json"),
-            "folders": folders(settings),
-            "errors": _safe(lambda: Store.from_settings(settings).read(
-                schema.RECENT_FAILURES, [5]), [])}
+    return {
+        "api_url": api_url,
+        "server": reachable,
+        "deployments": deployments() if reachable else [],
+        "watcher": watcher(settings.state / "watcher.json"),
+        "folders": folders(settings),
+        "errors": _safe(
+            lambda: Store.from_settings(settings).read(schema.RECENT_FAILURES, [5]), []
+        ),
+    }
 
 
 def deployments() -> list[dict[str, Any]]:
@@ -42,9 +46,17 @@ def deployments() -> list[dict[str, Any]]:
 
     with get_client(sync_client=True) as client:
         found = client.read_deployments()
-    return [{"name": f"{d.name}", "flow_id": str(d.flow_id), "paused": d.paused,
-             "schedules": [getattr(s.schedule, "cron", None) or str(s.schedule)
-                           for s in d.schedules]} for d in found]
+    return [
+        {
+            "name": f"{d.name}",
+            "flow_id": str(d.flow_id),
+            "paused": d.paused,
+            "schedules": [
+                getattr(s.schedule, "cron", None) or str(s.schedule) for s in d.schedules
+            ],
+        }
+        for d in found
+    ]
 
 
 def watcher(heartbeat: Path) -> dict[str, Any]:
@@ -55,8 +67,12 @@ def watcher(heartbeat: Path) -> dict[str, Any]:
         return {"alive": False, "detail": "no heartbeat: the watcher is not running"}
     age = time.time() - datetime.fromisoformat(beat["beat_at"]).timestamp()
     alive = age < HEARTBEAT_STALE and _pid_alive(beat)
-    return {"alive": alive, "detail": f"pid {beat['pid']} on {beat['host']}, last beat "
-            f"{age:.0f}s ago, {beat['batches_in_flight']} batch(es) in flight", **beat}
+    return {
+        "alive": alive,
+        "detail": f"pid {beat['pid']} on {beat['host']}, last beat "
+        f"{age:.0f}s ago, {beat['batches_in_flight']} batch(es) in flight",
+        **beat,
+    }
 
 
 def folders(settings: Settings) -> dict[str, int]:
@@ -64,12 +80,23 @@ def folders(settings: Settings) -> dict[str, int]:
     inbox = Inbox(settings.inbox, settings.processing, settings.watch_ignore)
 
     def count(root: Path) -> int:
-        return sum(1 for p in root.rglob("*") if p.is_file() and not p.name.endswith(
-            ERROR_SUFFIX) and not p.name.startswith(".")) if root.exists() else 0
+        return (
+            sum(
+                1
+                for p in root.rglob("*")
+                if p.is_file() and not p.name.endswith(ERROR_SUFFIX) and not p.name.startswith(".")
+            )
+            if root.exists()
+            else 0
+        )
 
-    return {"waiting": sum(1 for _ in inbox.scan()), "processing": count(settings.processing),
-            "failed": count(settings.failed), "processed": count(settings.processed),
-            "duplicates": count(settings.duplicates)}
+    return {
+        "waiting": sum(1 for _ in inbox.scan()),
+        "processing": count(settings.processing),
+        "failed": count(settings.failed),
+        "processed": count(settings.processed),
+        "duplicates": count(settings.duplicates),
+    }
 
 
 def _pid_alive(beat: dict[str, Any]) -> bool:

@@ -33,8 +33,10 @@ def connect(settings: Settings) -> subprocess.Popen[bytes] | None:
     if api_url and api_answers(api_url):
         return None
     if api_url and not is_local(api_url):
-        raise ConfigError(f"PREFECT_API_URL={api_url} does not answer; start that server or "
-                          "unset PREFECT_API_URL to run a local one")
+        raise ConfigError(
+            f"PREFECT_API_URL={api_url} does not answer; start that server or "
+            "unset PREFECT_API_URL to run a local one"
+        )
     server, os.environ["PREFECT_API_URL"] = start_local_server(settings)
     return server
 
@@ -42,8 +44,7 @@ def connect(settings: Settings) -> subprocess.Popen[bytes] | None:
 def spawn(command: str) -> subprocess.Popen[bytes]:
     """`tool-ocr <command>` as a child in its own session: a terminal's Ctrl-C reaches only us,
     so the children stop in our order, not all at once."""
-    return subprocess.Popen([sys.executable, "-m", "tool_ocr.cli", command],
-                            start_new_session=True)
+    return subprocess.Popen([sys.executable, "-m", "tool_ocr.cli", command], start_new_session=True)
 
 
 def run(settings: Settings, announce: Callable[[str], None]) -> None:
@@ -56,12 +57,15 @@ def run(settings: Settings, announce: Callable[[str], None]) -> None:
     try:
         children.update({name: spawn(name) for name in CHILDREN})
         ui = os.environ["PREFECT_API_URL"].removesuffix("/api")
-        announce(f"Prefect UI: {ui}\nDrop scans into: {settings.inbox}\n"
-                 f"Results: {settings.output} · DuckDB: {settings.snapshot}\nCtrl-C stops.")
+        announce(
+            f"Prefect UI: {ui}\nDrop scans into: {settings.inbox}\n"
+            f"Results: {settings.output} · DuckDB: {settings.snapshot}\nCtrl-C stops."
+        )
         while not stopping.wait(1.0):
             if server is not None and server.poll() is not None:
-                log.warning("the Prefect server exited with %s; starting it again",
-                            server.returncode)
+                log.warning(
+                    "the Prefect server exited with %s; starting it again", server.returncode
+                )
                 server = connect(settings)
             for name, child in children.items():
                 if child.poll() is not None and not stopping.wait(RESTART_DELAY):

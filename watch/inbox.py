@@ -26,10 +26,37 @@ from tool_ocr.models import InboxFile
 log = logging.getLogger(__name__)
 
 # Temporary, partial and system files: never candidates (TOOL_OCR_WATCH_IGNORE adds more).
-IGNORED = (".*", "*.part", "*.partial", "*.tmp", "*.temp", "*.crdownload", "*.download",
-           "*.swp", "~$*", "~*", "*~", "Thumbs.db", "desktop.ini", "*.error.json")
-NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "fuse.sshfs", "afs",
-                       "fuse.rclone", "davfs", "fuse.davfs2", "glusterfs", "ceph"}
+IGNORED = (
+    ".*",
+    "*.part",
+    "*.partial",
+    "*.tmp",
+    "*.temp",
+    "*.crdownload",
+    "*.download",
+    "*.swp",
+    "~$*",
+    "~*",
+    "*~",
+    "Thumbs.db",
+    "desktop.ini",
+    "*.error.json",
+)
+NETWORK_FILESYSTEMS = {
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "9p",
+    "fuse.sshfs",
+    "afs",
+    "fuse.rclone",
+    "davfs",
+    "fuse.davfs2",
+    "glusterfs",
+    "ceph",
+}
 
 
 @dataclass(frozen=True)
@@ -53,9 +80,11 @@ class Inbox:
     def check(self) -> None:
         """Claims are renames: the inbox and processing/ must share one filesystem."""
         if self.root.stat().st_dev != self.processing.stat().st_dev:
-            raise ConfigError(f"the inbox {self.root} and the processing folder "
-                              f"{self.processing} are on different filesystems; claims are "
-                              "atomic renames, so put both on the same one")
+            raise ConfigError(
+                f"the inbox {self.root} and the processing folder "
+                f"{self.processing} are on different filesystems; claims are "
+                "atomic renames, so put both on the same one"
+            )
 
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -67,7 +96,8 @@ class Inbox:
         except ValueError:
             return True
         return any(part.startswith(".") for part in parts[:-1]) or any(
-            fnmatch.fnmatchcase(parts[-1], pattern) for pattern in self.patterns)
+            fnmatch.fnmatchcase(parts[-1], pattern) for pattern in self.patterns
+        )
 
     def scan(self) -> Iterator[Path]:
         """Every non-ignored entry below the inbox that is not a folder (symlinks included)."""
@@ -88,12 +118,20 @@ class Inbox:
         if stat.S_ISLNK(mode):
             target = os.path.realpath(path)
             where = "outside the hot folder" if not Path(target).is_relative_to(self.root) else ""
-            return Refusal(path, rel, "unsupported_file",
-                           f"symbolic link {where} ({target}): links are never followed; "
-                           "copy the file itself into the inbox".replace("  ", " "))
+            return Refusal(
+                path,
+                rel,
+                "unsupported_file",
+                f"symbolic link {where} ({target}): links are never followed; "
+                "copy the file itself into the inbox".replace("  ", " "),
+            )
         if not stat.S_ISREG(mode):
-            return Refusal(path, rel, "unsupported_file",
-                           "not a regular file (FIFO, socket or device): copy a file instead")
+            return Refusal(
+                path,
+                rel,
+                "unsupported_file",
+                "not a regular file (FIFO, socket or device): copy a file instead",
+            )
         return None
 
     def opens(self, path: Path) -> bool:
@@ -153,10 +191,14 @@ class Inbox:
             if folder.is_dir() and time.time() - folder.stat().st_mtime > stale_after:
                 os.rename(folder, folder.with_name(folder.name[1:]))
         found: dict[str, list[InboxFile]] = {}
-        for folder in sorted(p for p in self.processing.iterdir()
-                             if p.is_dir() and not p.name.startswith(".")):
-            files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                           if p.is_file() and not p.is_symlink() and not p.name.startswith("."))
+        for folder in sorted(
+            p for p in self.processing.iterdir() if p.is_dir() and not p.name.startswith(".")
+        ):
+            files = sorted(
+                p.relative_to(folder).as_posix()
+                for p in folder.rglob("*")
+                if p.is_file() and not p.is_symlink() and not p.name.startswith(".")
+            )
             if files:
                 found[folder.name] = self._describe(folder.name, files)
             else:
@@ -171,8 +213,13 @@ def describe_claimed(claim_id: str, path: Path, relative_path: str) -> InboxFile
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
-    return InboxFile(f"{claim_id}/{relative_path}", str(path), relative_path,
-                     digest.hexdigest(), path.stat().st_size)
+    return InboxFile(
+        f"{claim_id}/{relative_path}",
+        str(path),
+        relative_path,
+        digest.hexdigest(),
+        path.stat().st_size,
+    )
 
 
 def filesystem_type(path: Path) -> str:
@@ -185,7 +232,10 @@ def filesystem_type(path: Path) -> str:
     resolved = str(path.resolve())
     for entry in mounts:
         fields = entry.split()
-        if len(fields) > 2 and (resolved == fields[1] or resolved.startswith(
-                fields[1].rstrip("/") + "/")) and len(fields[1]) > len(best):
+        if (
+            len(fields) > 2
+            and (resolved == fields[1] or resolved.startswith(fields[1].rstrip("/") + "/"))
+            and len(fields[1]) > len(best)
+        ):
             best, fstype = fields[1], fields[2]
     return fstype

@@ -57,8 +57,9 @@ class _Events(FileSystemEventHandler):
 class Watcher:
     """Detects ready files in the inbox and hands them to Prefect; never processes them."""
 
-    def __init__(self, settings: Settings, submitter: Submitter | None = None,
-                 clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, settings: Settings, submitter: Submitter | None = None, clock: Clock = time.monotonic
+    ) -> None:
         self.settings = settings
         self.inbox = Inbox(settings.inbox, settings.processing, settings.watch_ignore)
         self.readiness = Readiness(settings.watch_quiet_seconds, clock)
@@ -83,8 +84,9 @@ class Watcher:
             observer.stop()
             observer.join(timeout=10)
             self.heartbeat.unlink(missing_ok=True)
-            log.info("watcher stopped; %d batch(es) in flight continue in Prefect",
-                     len(self.submitter))
+            log.info(
+                "watcher stopped; %d batch(es) in flight continue in Prefect", len(self.submitter)
+            )
 
     def stop(self) -> None:
         self.stopping.set()
@@ -93,17 +95,29 @@ class Watcher:
         """Native events, or polling (SMB/NFS, where native events never fire)."""
         fstype = filesystem_type(self.inbox.root)
         if fstype in NETWORK_FILESYSTEMS and not self.settings.watch_polling:
-            log.warning("!!! the inbox %s is on a network filesystem (%s): native events from "
-                        "other machines never arrive; set TOOL_OCR_WATCH_POLLING=true. Until "
-                        "then files are only found by the rescan every %gs", self.inbox.root,
-                        fstype, self.settings.watch_rescan_seconds)
-        observer = (PollingObserver(timeout=self.settings.watch_poll_seconds)
-                    if self.settings.watch_polling else Observer())
+            log.warning(
+                "!!! the inbox %s is on a network filesystem (%s): native events from "
+                "other machines never arrive; set TOOL_OCR_WATCH_POLLING=true. Until "
+                "then files are only found by the rescan every %gs",
+                self.inbox.root,
+                fstype,
+                self.settings.watch_rescan_seconds,
+            )
+        observer = (
+            PollingObserver(timeout=self.settings.watch_poll_seconds)
+            if self.settings.watch_polling
+            else Observer()
+        )
         observer.schedule(_Events(self.events), str(self.inbox.root), recursive=True)
         observer.start()
-        log.info("watching %s (%s, quiet %gs, up to %d run(s) in flight, batches of up to %d)",
-                 self.inbox.root, "polling" if self.settings.watch_polling else "native events",
-                 self.readiness.quiet, self.max_pending, self.settings.batch_max_files)
+        log.info(
+            "watching %s (%s, quiet %gs, up to %d run(s) in flight, batches of up to %d)",
+            self.inbox.root,
+            "polling" if self.settings.watch_polling else "native events",
+            self.readiness.quiet,
+            self.max_pending,
+            self.settings.batch_max_files,
+        )
         return observer
 
     def recover(self) -> None:
@@ -111,19 +125,25 @@ class Watcher:
         or stranded by an error) go to Prefect again; a live run is found by its key."""
         for claim_id, files in self.inbox.claims().items():
             if claim_id not in self.submitter.batches and files:
-                log.info("%s: %d claimed file(s) not followed, submitting", claim_id,
-                         len(files))
+                log.info("%s: %d claimed file(s) not followed, submitting", claim_id, len(files))
                 self.submitter.add(claim_id, files)
 
     def tick(self) -> None:
         """One round: events, rescan, readiness, claims, runs in flight, heartbeat."""
-        for step in (self._take_events, self._rescan, self._claim_ready, self._follow,
-                     self._load_results, self._beat):
+        for step in (
+            self._take_events,
+            self._rescan,
+            self._claim_ready,
+            self._follow,
+            self._load_results,
+            self._beat,
+        ):
             try:
                 step()
             except Exception as exc:  # one bad round never stops the watcher
-                log.warning("watcher: %s failed: %s: %s", step.__name__.strip("_"),
-                            type(exc).__name__, exc)
+                log.warning(
+                    "watcher: %s failed: %s: %s", step.__name__.strip("_"), type(exc).__name__, exc
+                )
 
     def _take_events(self) -> None:
         while True:
@@ -168,8 +188,9 @@ class Watcher:
         """`files` rows say 'processing' while a file is claimed (best effort: the run's
         placement writes the final row in any case)."""
         now = datetime.now(UTC)
-        rows = [(f.file_id, f.relative_path, f.sha256, f.size, f.path, None, now, now)
-                for f in files]
+        rows = [
+            (f.file_id, f.relative_path, f.sha256, f.size, f.path, None, now, now) for f in files
+        ]
         try:
             Store.from_settings(self.settings, lock_timeout=5).write(schema.CLAIM_FILE, rows)
         except Exception as exc:
@@ -192,8 +213,9 @@ class Watcher:
     def _refuse(self, path: Path) -> None:
         refusal = self.inbox.refusal(path)
         if refusal is not None:
-            quarantine(path, refusal.relative_path, refusal.error_type, refusal.reason,
-                       self.settings)
+            quarantine(
+                path, refusal.relative_path, refusal.error_type, refusal.reason, self.settings
+            )
 
     def _follow(self) -> None:
         if not len(self.submitter) or self.clock() < self._next_follow:
@@ -205,13 +227,22 @@ class Watcher:
     def _give_up(self, batch: Batch) -> None:
         """Quarantine what crashed runs left; a file that cannot be moved now is found by the
         next rescan's recovery."""
-        reason = (f"its runs crashed {batch.crashes} times without placing it (last run "
-                  f"{batch.run_id}): see that run's logs in Prefect")
+        reason = (
+            f"its runs crashed {batch.crashes} times without placing it (last run "
+            f"{batch.run_id}): see that run's logs in Prefect"
+        )
         for file in batch.files:
             try:
-                quarantine(Path(file.path), file.relative_path, "run_crashed", reason,
-                           self.settings, sha256=file.sha256, size=file.size,
-                           file_id=file.file_id)
+                quarantine(
+                    Path(file.path),
+                    file.relative_path,
+                    "run_crashed",
+                    reason,
+                    self.settings,
+                    sha256=file.sha256,
+                    size=file.size,
+                    file_id=file.file_id,
+                )
             except Exception as exc:
                 log.warning("%s: not quarantined yet: %s", file.relative_path, exc)
 
@@ -225,11 +256,16 @@ class Watcher:
 
     def _beat(self) -> None:
         """state/watcher.json: what `tool-ocr status` reads to say the watcher is alive."""
-        body = {"pid": os.getpid(), "host": socket.gethostname(), "inbox": str(self.inbox.root),
-                "started_at": self._started.isoformat(timespec="seconds"),
-                "beat_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "candidates": len(self.readiness), "batches_in_flight": len(self.submitter),
-                "polling": self.settings.watch_polling}
+        body = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "inbox": str(self.inbox.root),
+            "started_at": self._started.isoformat(timespec="seconds"),
+            "beat_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "candidates": len(self.readiness),
+            "batches_in_flight": len(self.submitter),
+            "polling": self.settings.watch_polling,
+        }
         tmp = self.heartbeat.with_name(f".{self.heartbeat.name}.tmp")
         tmp.write_text(json.dumps(body), "utf-8")
         os.replace(tmp, self.heartbeat)

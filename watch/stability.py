@@ -53,8 +53,11 @@ class Readiness:
     def ready(self) -> list[Path]:
         """Files looked at and unchanged for `quiet` seconds, longest-waiting first."""
         now = self.clock()
-        quiet = [(seen.since, path) for path, seen in self._seen.items()
-                 if seen.size is not None and now - seen.since >= self.quiet]
+        quiet = [
+            (seen.since, path)
+            for path, seen in self._seen.items()
+            if seen.size is not None and now - seen.since >= self.quiet
+        ]
         return [path for _, path in sorted(quiet)]
 
     def forget(self, path: Path) -> None:

@@ -82,12 +82,19 @@ class Submitter:
                 if not left or batch.crashes >= MAX_CRASHES:
                     del self.batches[batch.claim_id]
                     if left:
-                        given_up.append(Batch(batch.claim_id, left, batch.run_id,
-                                              batch.submissions, batch.crashes))
+                        given_up.append(
+                            Batch(
+                                batch.claim_id, left, batch.run_id, batch.submissions, batch.crashes
+                            )
+                        )
                     continue
-                log.warning("%s: run %s ended (%s) with %d file(s) unplaced; submitting again",
-                            batch.claim_id, batch.run_id, "cancelled" if cancelled else
-                            "crashed", len(left))
+                log.warning(
+                    "%s: run %s ended (%s) with %d file(s) unplaced; submitting again",
+                    batch.claim_id,
+                    batch.run_id,
+                    "cancelled" if cancelled else "crashed",
+                    len(left),
+                )
                 batch.files, batch.run_id = left, None
                 self._create(client, batch)
         return given_up
@@ -97,16 +104,20 @@ class Submitter:
             if self._deployment_id is None:
                 self._deployment_id = client.read_deployment_by_name(self.deployment).id
             run = client.create_flow_run_from_deployment(
-                self._deployment_id, parameters={"files": [asdict(f) for f in batch.files]},
-                name=batch.run_name(), tags=batch.tags(),
-                idempotency_key=batch.idempotency_key(batch.submissions + 1))
+                self._deployment_id,
+                parameters={"files": [asdict(f) for f in batch.files]},
+                name=batch.run_name(),
+                tags=batch.tags(),
+                idempotency_key=batch.idempotency_key(batch.submissions + 1),
+            )
         except Exception:
             self._deployment_id = None  # the deployment may have been re-created
             raise
         batch.submissions += 1
         batch.run_id = run.id
-        log.info("%s: run %s (%s) for %d file(s)", batch.claim_id, run.name, run.id,
-                 len(batch.files))
+        log.info(
+            "%s: run %s (%s) for %d file(s)", batch.claim_id, run.name, run.id, len(batch.files)
+        )
 
     def _ended(self, client: Any, processing: Path) -> list[tuple[Batch, bool]]:
         """Batches whose run ended, and whether it was cancelled.
@@ -117,8 +128,13 @@ class Submitter:
         by_run = {b.run_id: b for b in self.batches.values() if b.run_id is not None}
         if not by_run:
             return []
-        runs = {run.id: run for run in client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            id=FlowRunFilterId(any_=list(by_run))), limit=len(by_run))}
+        runs = {
+            run.id: run
+            for run in client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=list(by_run))),
+                limit=len(by_run),
+            )
+        }
         ended = []
         for run_id, batch in by_run.items():
             run = runs.get(run_id)
@@ -126,7 +142,8 @@ class Submitter:
                 ended.append((batch, run.state.is_cancelled()))
             elif run is None or claim_process_died(processing / batch.claim_id, run_id):
                 if run is not None:
-                    client.set_flow_run_state(run_id, Crashed(
-                        message="its process died without reporting"), force=True)
+                    client.set_flow_run_state(
+                        run_id, Crashed(message="its process died without reporting"), force=True
+                    )
                 ended.append((batch, False))
         return ended
