@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test lint bench-ocr bench-hotfolder clean
+.PHONY: setup run test lint docs bench-ocr bench-hotfolder clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run              set up, then run the hot-folder service (tool-ocr up)"
 	@echo "make test             set up, then run the test suite (real OCR engine)"
-	@echo "make lint             ruff and mypy"
+	@echo "make lint             ruff (check, format), mypy and the import contract (layers)"
+	@echo "make docs             regenerate docs/settings.md from the settings class"
 	@echo "make bench-ocr        our engine vs Tesseract on generated scan-like pages (ARGS=...)"
 	@echo "make bench-hotfolder  the service end to end: latency, a 50-file burst, a restart"
 
@@ -29,7 +30,12 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/mypy tool_ocr tasks flows watch deployments bench
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy core engine store tasks flows watch deployments tool_ocr bench
+	$(BIN)/lint-imports
+
+docs: setup
+	$(BIN)/python -m core.settings > docs/settings.md
 
 bench-ocr: setup
 	$(BIN)/python -m bench.ocr $(ARGS)

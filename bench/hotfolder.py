@@ -77,7 +77,7 @@ def free_port() -> int:
 
 
 def query(home: Path, sql: str) -> list[tuple[object, ...]]:
-    from tasks.store import query_snapshot
+    from store.snapshot import query_snapshot
 
     try:
         return query_snapshot(home / "tool_ocr.duckdb", sql)[1]
@@ -194,7 +194,7 @@ def raw_engine(files: list[bytes]) -> float:
     """Pages per minute of the bare engine on the same pages, one process, model loaded once."""
     import numpy as np
 
-    from tool_ocr.engine import EngineConfig, get_engine
+    from engine import EngineConfig, get_engine
 
     engine = get_engine(EngineConfig())
     engine.read(np.asarray(Image.open(io.BytesIO(files[0])).convert("L")))  # warm-up

@@ -23,10 +23,10 @@ from typing import Any, TextIO
 
 from PIL import Image
 
+from core.settings import Settings
+from core.values import Page
+from engine import OcrEngine, get_engine
 from tasks.ocr import engine_config, recognize
-from tool_ocr.engine import OcrEngine, get_engine
-from tool_ocr.models import Page
-from tool_ocr.settings import Settings
 
 MIB = 1024 * 1024
 

@@ -13,7 +13,7 @@ from typing import Any
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 
-from tool_ocr.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 TAGS = ["tool-ocr"]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from tool_ocr.errors import ConfigError
-from tool_ocr.settings import Settings
+from core.errors import ConfigError
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 RUN_RETENTION_SECONDS = 14 * 24 * 3600  # finished runs older than this leave Prefect's database

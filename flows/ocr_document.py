@@ -9,6 +9,9 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
+from core.logs import show_logs
+from core.settings import Settings
+from core.values import Page, Source
 from tasks.artifacts import PageProgress, summarize
 from tasks.export import export_document
 from tasks.files import fingerprint, ingest
@@ -16,9 +19,6 @@ from tasks.ocr import ocr_page
 from tasks.pdf import searchable_pdf
 from tasks.record import is_done, publish_results, record_document, record_failure
 from tasks.render import render
-from tool_ocr import show_logs
-from tool_ocr.models import Page, Source
-from tool_ocr.settings import Settings
 
 log = logging.getLogger(__name__)
 show_logs()  # our INFO lines reach the UI

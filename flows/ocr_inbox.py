@@ -15,14 +15,15 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
+from core.errors import FilesFailedError
+from core.settings import Settings
+from core.values import InboxFile
+from engine import get_engine
 from flows.ocr_document import ocr_document
+from store.folders import mark_claim, release_claim
 from tasks.ocr import engine_config
-from tasks.place import mark_claim, place_file, release_claim, run_attempts
+from tasks.place import place_file, run_attempts
 from tasks.record import publish_results
-from tool_ocr.engine import get_engine
-from tool_ocr.errors import FilesFailedError
-from tool_ocr.models import InboxFile
-from tool_ocr.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def ocr_inbox(files: list[InboxFile]) -> list[dict[str, Any]]:
     """OCR and place each claimed file; the run fails when any file failed (all are placed)."""
     settings = Settings.load()
     warm_up(settings)
-    claim = mark_claim(files, settings)
+    claim = mark_claim(files, settings, str(flow_run.id))
     placed = [process(item, settings) for item in files]
     release_claim(claim, settings)
     publish_results(settings, force=True)

@@ -10,10 +10,10 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
+from core.logs import show_logs
+from core.settings import Settings
 from tasks.prune import expired_files, prune, record_pruned, report
 from tasks.record import publish_results
-from tool_ocr import show_logs
-from tool_ocr.settings import Settings
 
 show_logs()  # our INFO lines reach the UI
 

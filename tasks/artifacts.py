@@ -16,7 +16,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from tool_ocr.models import Outputs, Page, Source
+from core.values import Outputs, Page, Source
 
 log = logging.getLogger(__name__)
 _LOW_LINES_SHOWN = 10

@@ -18,11 +18,11 @@ from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core.errors import TransientError
+from core.settings import Settings
+from core.values import EngineInfo, Line, Outputs, Page, Source
 from tasks.ocr import used_engine
 from tasks.tracking import step
-from tool_ocr.errors import TransientError
-from tool_ocr.models import EngineInfo, Line, Outputs, Page, Source
-from tool_ocr.settings import Settings
 
 log = logging.getLogger(__name__)
 

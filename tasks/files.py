@@ -1,7 +1,7 @@
 """Ingest: accept a file by its content, hash it, count its pages and refuse bad ones early.
 
 Also the one place where Pillow and PyMuPDF are opened: `open_image` and `open_pdf` translate
-their exceptions into `tool_ocr.errors` types, so `tasks.render` uses them too.
+their exceptions into `core.errors` types, so `tasks.render` uses them too.
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ import pymupdf
 from PIL import Image
 from prefect.runtime import flow_run
 
-from tasks.store import Store
-from tasks.tracking import step
-from tool_ocr.errors import (
+from core.errors import (
     CorruptFileError,
     EmptyDocumentError,
     EncryptedPdfError,
@@ -33,8 +31,10 @@ from tool_ocr.errors import (
     TransientError,
     UnsupportedFileError,
 )
-from tool_ocr.models import Source
-from tool_ocr.settings import Settings
+from core.settings import Settings
+from core.values import Source
+from store.db import Store
+from tasks.tracking import step
 
 log = logging.getLogger(__name__)
 

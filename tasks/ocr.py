@@ -12,11 +12,11 @@ import numpy as np
 import pymupdf
 from PIL import Image
 
+from core.settings import Settings
+from core.values import EngineInfo, Line, Page, Source, Word
+from engine import EngineConfig, OcrEngine, engine_info, get_engine
 from tasks.files import pil_errors
 from tasks.tracking import step
-from tool_ocr.engine import EngineConfig, OcrEngine, engine_info, get_engine
-from tool_ocr.models import EngineInfo, Line, Page, Source, Word
-from tool_ocr.settings import Settings
 
 log = logging.getLogger(__name__)
 

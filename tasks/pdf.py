@@ -24,12 +24,12 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from core.settings import Settings
+from core.values import Line, Outputs, Page, Source
 from tasks.export import replace_atomically
 from tasks.files import open_pdf, pdf_errors, pil_errors
 from tasks.render import usable_text
 from tasks.tracking import step
-from tool_ocr.models import Line, Outputs, Page, Source
-from tool_ocr.settings import Settings
 
 log = logging.getLogger(__name__)
 

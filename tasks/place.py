@@ -1,35 +1,31 @@
 """Place: every file that entered the hot folder ends in processed/, failed/ or duplicates/.
 
-Each placement moves the original (an atomic rename within one filesystem), and records where
-it went in DuckDB (`files`). A quarantined file gets `<name>.error.json` beside it saying why, so
-a person looking in failed/ needs nothing else.
+Each placement records where the file goes in DuckDB (`files`), then moves it there
+(`store.folders`); a quarantined file gets its reason beside it.
 """
 
 from __future__ import annotations
 
-import errno
-import json
 import logging
-import os
-import shutil
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from prefect.runtime import flow_run
 
-from tasks import schema
-from tasks.store import Store
+from core.errors import describe
+from core.settings import Settings
+from core.values import InboxFile
+from store import schema
+from store.db import Store
+from store.folders import file_row, free_target, quarantine, rename
 from tasks.tracking import step
-from tool_ocr.errors import describe
-from tool_ocr.models import InboxFile
-from tool_ocr.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ERROR_SUFFIX = ".error.json"
-RUN_MARKER = ".run.json"  # in processing/<claim>/: which process runs the claim
+
+def _run_id() -> str | None:
+    return str(flow_run.id) if flow_run.id else None
 
 
 @step("place", "place {source.relative_path}", retries=3, retry_delay_seconds=2)
@@ -69,7 +65,7 @@ def place_processed(source: InboxFile, settings: Settings) -> dict[str, Any]:
     target = free_target(settings.processed / f"{now:%Y/%m/%d}", source.relative_path)
     Store.from_settings(settings).apply(
         [
-            (schema.PLACE_FILE, _row(source, "processed", target, now)),
+            (schema.PLACE_FILE, file_row(source, "processed", target, now, flow_run_id=_run_id())),
             (schema.MOVED_DOCUMENT, [str(target), source.sha256, source.path]),
         ]
     )
@@ -88,7 +84,17 @@ def place_duplicate(
     message = f"same content as {name} (document {doc_id}), already processed"
     Store.from_settings(settings).write(
         schema.PLACE_FILE,
-        [_row(source, "duplicate", target, now, duplicate_of=doc_id, error_message=message)],
+        [
+            file_row(
+                source,
+                "duplicate",
+                target,
+                now,
+                duplicate_of=doc_id,
+                error_message=message,
+                flow_run_id=_run_id(),
+            )
+        ],
     )
     rename(Path(source.path), target)
     log.info("%s: duplicate of %s, moved to %s", source.relative_path, name, target)
@@ -110,6 +116,7 @@ def place_failed(
         size=source.size,
         file_id=source.file_id,
         attempts=attempts,
+        flow_run_id=_run_id(),
     )
     return {
         "status": "failed",
@@ -119,133 +126,6 @@ def place_failed(
     }
 
 
-def quarantine(
-    path: Path,
-    relative_path: str,
-    error_type: str,
-    message: str,
-    settings: Settings,
-    *,
-    sha256: str | None = None,
-    size: int | None = None,
-    file_id: str | None = None,
-    attempts: list[dict[str, Any]] | None = None,
-) -> Path:
-    """Move `path` to failed/ with `<name>.error.json` beside it, and record it in DuckDB."""
-    now = datetime.now(UTC)
-    target = free_target(settings.failed, relative_path)
-    run_id = str(flow_run.id) if flow_run.id else None
-    report = {
-        "file": relative_path,
-        "reason": message,
-        "error_type": error_type,
-        "sha256": sha256,
-        "attempts": attempts or [],
-        "flow_run_id": run_id,
-        "failed_at": now.isoformat(timespec="seconds"),
-        "retry": "fix the cause, then `tool-ocr retry` or move the file back into the inbox",
-    }
-    write_json(target.with_name(target.name + ERROR_SUFFIX), report)
-    source = InboxFile(
-        file_id or f"{now:%Y%m%dT%H%M%S}-refused/{relative_path}",
-        str(path),
-        relative_path,
-        sha256 or "",
-        size or 0,
-    )
-    Store.from_settings(settings).write(
-        schema.PLACE_FILE,
-        [_row(source, "failed", target, now, error_type=error_type, error_message=message)],
-    )
-    rename(path, target)
-    log.warning("%s: failed (%s: %s), moved to %s", relative_path, error_type, message, target)
-    return target
-
-
-def move(path: Path, root: Path, relative_path: str) -> Path:
-    """Move `path` to `root/relative_path`, never over an existing file: 'a (2).pdf' etc."""
-    target = free_target(root, relative_path)
-    rename(path, target)
-    return target
-
-
-def free_target(root: Path, relative_path: str) -> Path:
-    """`root/relative_path`, or 'name (2).ext' etc. when taken (by a file or its report)."""
-    target = root / relative_path
-    stem, suffix, n = target.stem, target.suffix, 1
-    while target.exists() or target.is_symlink():
-        n += 1
-        target = target.with_name(f"{stem} ({n}){suffix}")
-    return target
-
-
-def rename(path: Path, target: Path) -> None:
-    """Move one file (a link as itself); its retention clock starts now."""
-    os.utime(path, follow_symlinks=False)  # a rename keeps the mtime; prune counts from here
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.rename(path, target)
-    except FileNotFoundError:
-        if not path.exists():
-            raise
-        target.parent.mkdir(parents=True, exist_ok=True)  # prune removed the empty folder
-        os.rename(path, target)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:  # another filesystem: copy, then delete
-            raise
-        shutil.move(path, target)
-
-
-def mark_claim(files: list[InboxFile], settings: Settings) -> Path:
-    """Say which process runs this claim, so a watcher can tell when that process died."""
-    folder = settings.processing / files[0].file_id.split("/", 1)[0]
-    write_json(
-        folder / RUN_MARKER,
-        {"flow_run_id": str(flow_run.id), "host": socket.gethostname(), "pid": os.getpid()},
-    )
-    return folder
-
-
-def release_claim(folder: Path, settings: Settings) -> None:
-    """The claim is done: its marker and its empty folders go (a file left is kept)."""
-    (folder / RUN_MARKER).unlink(missing_ok=True)
-    remove_empty_tree(folder, settings.processing)
-
-
-def claim_process_died(folder: Path, run_id: Any) -> bool:
-    """True when the marker names `run_id` in a process of this machine that is gone."""
-    try:
-        marker = json.loads((folder / RUN_MARKER).read_text("utf-8"))
-        if marker["flow_run_id"] != str(run_id) or marker["host"] != socket.gethostname():
-            return False
-        os.kill(int(marker["pid"]), 0)
-    except ProcessLookupError:
-        return True
-    except (OSError, ValueError, KeyError):
-        return False
-    return False
-
-
-def remove_empty_tree(folder: Path, stop: Path) -> None:
-    """Remove the empty folders inside `folder`, then `folder` itself if empty (up to `stop`)."""
-    for sub in sorted(
-        (p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink()),
-        key=lambda p: -len(p.parts),
-    ):
-        remove_empty(sub, folder)
-    remove_empty(folder, stop)
-
-
-def remove_empty(folder: Path, stop: Path) -> None:
-    """Remove `folder` and its empty parents up to (not including) `stop`."""
-    while folder != stop and folder.is_relative_to(stop):
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-        folder = folder.parent
-
-
 def run_attempts(sha256: str, flow_run_id: Any, settings: Settings) -> list[dict[str, Any]]:
     """The task attempts of one document run, short enough for an error report."""
     keep = ("task_name", "page_no", "attempt", "state", "error_type", "error_message")
@@ -253,39 +133,4 @@ def run_attempts(sha256: str, flow_run_id: Any, settings: Settings) -> list[dict
         {k: row[k] for k in keep}
         for row in Store.from_settings(settings).attempts(sha256)
         if row["flow_run_id"] == str(flow_run_id)
-    ]
-
-
-def write_json(path: Path, body: dict[str, Any]) -> None:
-    """Write JSON atomically (a reader never sees half a report)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(body, indent=2, default=str), "utf-8")
-    os.replace(tmp, path)
-
-
-def _row(
-    source: InboxFile,
-    status: str,
-    location: Path,
-    now: datetime,
-    *,
-    duplicate_of: int | None = None,
-    error_type: str | None = None,
-    error_message: str | None = None,
-) -> list[Any]:
-    return [
-        source.file_id,
-        source.relative_path,
-        source.sha256 or None,
-        source.size or None,
-        status,
-        str(location),
-        duplicate_of,
-        error_type,
-        error_message,
-        str(flow_run.id) if flow_run.id else None,
-        now,
-        now,
-        now,
     ]

@@ -26,11 +26,11 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from tasks import schema
-from tasks.place import ERROR_SUFFIX
-from tasks.store import Store
+from core.settings import Settings
+from store import schema
+from store.db import Store
+from store.folders import ERROR_SUFFIX
 from tasks.tracking import retry_transient
-from tool_ocr.settings import Settings
 
 log = logging.getLogger(__name__)
 

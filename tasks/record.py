@@ -8,13 +8,13 @@ from typing import Any
 
 from prefect.runtime import flow_run
 
+from core.errors import describe
+from core.settings import Settings
+from core.values import Outputs, Page, Source
+from store.db import Store
 from tasks.ocr import used_engine
 from tasks.render import discard_rasters
-from tasks.store import Store
 from tasks.tracking import step
-from tool_ocr.errors import describe
-from tool_ocr.models import Outputs, Page, Source
-from tool_ocr.settings import Settings
 
 log = logging.getLogger(__name__)
 

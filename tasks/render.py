@@ -19,11 +19,11 @@ import pymupdf
 from PIL import Image, ImageOps
 from prefect.runtime import flow_run
 
+from core.errors import CorruptFileError, TooLargeError
+from core.settings import Settings
+from core.values import Box, Line, Page, Source, Word
 from tasks.files import check_pixels, open_image, open_pdf, pdf_errors, pil_errors
 from tasks.tracking import step
-from tool_ocr.errors import CorruptFileError, TooLargeError
-from tool_ocr.models import Box, Line, Page, Source, Word
-from tool_ocr.settings import Settings
 
 log = logging.getLogger(__name__)
 

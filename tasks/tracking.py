@@ -18,9 +18,9 @@ from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run, task_run
 
-from tasks.store import Attempt, Store
-from tool_ocr.errors import InjectedFaultError, describe, is_transient
-from tool_ocr.settings import STEPS, Settings
+from core.errors import InjectedFaultError, describe, is_transient
+from core.settings import STEPS, Settings
+from store.db import Attempt, Store
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -32,7 +32,7 @@ def step(
 ) -> Callable[[Callable[P, R]], Task[P, R]]:
     """A pipeline task: Prefect task `name`, every attempt recorded, transient errors retried."""
     if name not in STEPS:
-        raise ValueError(f"unknown step {name!r}; add it to tool_ocr.settings.STEPS")
+        raise ValueError(f"unknown step {name!r}; add it to core.settings.STEPS")
 
     def decorate(fn: Callable[P, R]) -> Task[P, R]:
         return task(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from tool_ocr import PACKAGES
-from tool_ocr.settings import Settings
+from core.logs import PACKAGES
+from core.settings import Settings
 
 # Prefect writes its own state under the test session's folder, never in the user's home.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import text_page
+from core.settings import Settings
 from tool_ocr.cli import app
-from tool_ocr.settings import Settings
 
 runner = CliRunner()
 

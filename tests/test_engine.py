@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+import engine as engine_module
 from conftest import text_page, words_of
-from tool_ocr import engine as engine_module
-from tool_ocr import ppocr
-from tool_ocr.engine import EngineConfig, OcrEngine, get_engine
-from tool_ocr.paddle import REC_WINDOW, PaddleEngine
-from tool_ocr.pipeline import PaddleOcrPipeline, pipeline_options
+from engine import EngineConfig, OcrEngine, detect, get_engine, prepare, recognize
+from engine.bundled import BundledEngine
+from engine.downloaded import PaddleOcrPipeline, pipeline_options
+from engine.recognize import REC_WINDOW
 
 SENTENCE = "Please send the signed contract back before Friday"
 LINES = ["Invoice number 12345", "Total amount due", "Shipped to Berlin"]
@@ -29,7 +29,7 @@ LINES = ["Invoice number 12345", "Total amount due", "Shipped to Berlin"]
 @pytest.fixture(scope="module")
 def engine() -> OcrEngine:
     engine = get_engine(EngineConfig())
-    assert isinstance(engine, PaddleEngine)
+    assert isinstance(engine, BundledEngine)
     return engine
 
 
@@ -97,7 +97,7 @@ import json, random, sys
 import numpy as np, psutil
 sys.path.insert(0, "tests")
 from conftest import text_page
-from tool_ocr.engine import EngineConfig, get_engine
+from engine import EngineConfig, get_engine
 engine, rng = get_engine(EngineConfig()), random.Random(7)
 words = "account balance invoice total shipped Berlin section report 2024 paid".split()
 rss = []
@@ -131,8 +131,8 @@ def test_folded_models_compute_what_the_wheel_models_compute() -> None:
     from paddle import inference
     from paddle.base.proto import framework_pb2
 
-    from tool_ocr import fold
-    from tool_ocr.paddle import _MODELS, _wheel_dir
+    from engine import fold
+    from engine.weights import model_dir
 
     def predictor(config: Any) -> Any:
         config.disable_gpu()
@@ -144,7 +144,7 @@ def test_folded_models_compute_what_the_wheel_models_compute() -> None:
         net.run()
         return np.asarray(net.get_output_handle(net.get_output_names()[0]).copy_to_cpu())
 
-    folder = _wheel_dir() / "models" / _MODELS["rec"]
+    folder = model_dir("rec")
     program, params = fold.folded(folder)
 
     def muls(program: bytes) -> int:
@@ -176,21 +176,21 @@ def test_specks_are_painted_over_and_full_stops_kept() -> None:
     page[40:43, 50:53] = 20  # a full stop of 9
     page[5:55, 70:74] = 20  # a stroke
 
-    clean = ppocr.despeckle(page)
+    clean = prepare.despeckle(page)
 
     assert (clean[10, 10] == 240).all() and (clean[20, 30:32] == 240).all()
     assert (clean[40:43, 50:53] == 20).all() and (clean[5:55, 70:74] == 20).all()
-    assert ppocr.despeckle(clean) is clean  # nothing to do: no copy
+    assert prepare.despeckle(clean) is clean  # nothing to do: no copy
 
 
 def test_despeckling_in_bands_sees_across_their_edges(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ppocr, "SPECK_BAND", 32)
+    monkeypatch.setattr(prepare, "SPECK_BAND", 32)
     page = np.full((100, 60, 3), 240, np.uint8)
     page[31:33, 10] = 20  # a 2-pixel speck across the first band's edge
     page[24:40, 30:33] = 20  # a stroke across it
     page[63, 50] = 20  # a speck on the second band's last row
 
-    clean = ppocr.despeckle(page)
+    clean = prepare.despeckle(page)
 
     assert (clean[31:33, 10] == 240).all() and (clean[63, 50] == 240).all()
     assert (clean[24:40, 30:33] == 20).all()
@@ -203,10 +203,10 @@ def test_a_thin_skewed_line_is_scored_inside_its_own_outline() -> None:
     cv2.line(prob, (20, 40), (780, 60), 0.9, 3)
     for x in range(40, 760, 60):
         cv2.ellipse(prob, (x, int(38 + 20 * (x - 20) / 760)), (6, 5), 0, 0, 360, 0.9, -1)
-    (quad,) = ppocr.db_quads(prob, (120, 800))
+    (quad,) = detect.db_quads(prob, (120, 800))
     assert quad[:, 0].min() < 25 and quad[:, 0].max() > 775 and 40 < quad[:, 1].mean() < 60
-    rectangle = ppocr._min_box(np.argwhere(prob > 0.3)[:, ::-1])[0]
-    assert ppocr._mean_score(prob, rectangle) < 0.6  # its score would have dropped the line
+    rectangle = detect._min_box(np.argwhere(prob > 0.3)[:, ::-1])[0]
+    assert detect._mean_score(prob, rectangle) < 0.6  # its score would have dropped the line
 
 
 def box(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
@@ -220,7 +220,7 @@ def test_overlapping_pieces_of_one_line_become_one() -> None:
     skewed = [box(0, 100, 1800, 140) + rise, box(0, 150, 1800, 190) + rise]  # two lines
     tall = [box(900, 0, 940, 300), box(905, 280, 945, 600)]  # a line read top to bottom
 
-    joined = ppocr._joined([apples, braeburn, amount, *skewed, *tall])
+    joined = detect._joined([apples, braeburn, amount, *skewed, *tall])
 
     assert len(joined) == 6
     row = [q for q in joined if q[:, 1].min() > 400 and q[:, 0].min() < 100]
@@ -252,38 +252,40 @@ def test_window_seams_fall_in_word_gaps() -> None:
     words = [(x, x + 70) for x in range(20, 1990, 90)]  # 70 columns of ink, 20 of gap
     for x0, x1 in words:
         line[:, 12:36, x0:x1:3] = -1.0
-    spans = ppocr.windows(ppocr.ink_level(line), 960, 96)
+    spans = recognize.windows(recognize.ink_level(line), 960, 96)
 
     assert len(spans) == 3 and spans[0].start == 0 and spans[-1].stop == 2000
-    assert all(w.stop - w.start <= 960 and w.start % ppocr.REC_STEP == 0 for w in spans)
+    assert all(w.stop - w.start <= 960 and w.start % recognize.REC_STEP == 0 for w in spans)
     for before, after in itertools.pairwise(spans):
         cut = before.own_to
         assert after.own_from == cut and after.start < cut < before.stop  # shared around it
         assert not any(x0 <= cut < x1 for x0, x1 in words)  # in a gap, not in a word
-    short = ppocr.windows(ppocr.ink_level(line[:, :, :500]), 960, 96)
-    assert short == [ppocr.Window(0, 500, -1.0, float("inf"))]
+    short = recognize.windows(recognize.ink_level(line[:, :, :500]), 960, 96)
+    assert short == [recognize.Window(0, 500, -1.0, float("inf"))]
 
 
 def test_a_space_read_in_the_gap_at_a_seam_is_kept_once() -> None:
-    from tool_ocr.layout import Glyph
-    from tool_ocr.paddle import _join
+    from engine.recognize import Glyph, join
 
     def read(*glyphs: tuple[str, int, int]) -> list[Glyph]:
         return [Glyph(char, start, end, 0.9) for char, start, end in glyphs]
 
     cut = 8 * 20  # the seam: step 20, in the gap after "bill"
-    left, right = ppocr.Window(0, cut + 40, -1.0, cut), ppocr.Window(cut - 40, 400, cut, 1e9)
+    left, right = (
+        recognize.Window(0, cut + 40, -1.0, cut),
+        recognize.Window(cut - 40, 400, cut, 1e9),
+    )
     bill = [("b", 12, 13), ("i", 14, 15), ("l", 16, 17), ("l", 18, 19)]
     will = [("w", 22, 23), ("i", 24, 25), ("l", 26, 27), ("l", 28, 29)]
     # the left window reads the space just past the seam; the right one reads the last 'l'
     # of "bill" again, just past the seam too
-    text = _join([(left, read(*bill, (" ", 20, 22))), (right, read(("l", 19, 21), *will))])
+    text = join([(left, read(*bill, (" ", 20, 22))), (right, read(("l", 19, 21), *will))])
     assert "".join(g.char for g in text) == "bill will"
     # the right window reads the space, just before the seam; windows in any order
-    text = _join([(right, read((" ", 19, 20), *will)), (left, read(*bill))])
+    text = join([(right, read((" ", 19, 20), *will)), (left, read(*bill))])
     assert "".join(g.char for g in text) == "bill will"
     # no space read at all: none invented (the words' own evidence decides later)
-    assert "".join(g.char for g in _join([(left, read(*bill)), (right, read(*will))])) == (
+    assert "".join(g.char for g in join([(left, read(*bill)), (right, read(*will))])) == (
         "billwill"
     )
 
@@ -291,7 +293,7 @@ def test_a_space_read_in_the_gap_at_a_seam_is_kept_once() -> None:
 def test_a_line_without_gaps_is_cut_with_overlaps() -> None:
     line = np.ones((3, 48, 2000), np.float32)
     line[:, 12:36, ::2] = -1.0
-    spans = ppocr.windows(ppocr.ink_level(line), 960, 96)
+    spans = recognize.windows(recognize.ink_level(line), 960, 96)
 
     assert [(w.start, w.stop, w.own_to) for w in spans] == [
         (0, 960, 912),

@@ -9,8 +9,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from core.values import EngineInfo, Line, Page, Source, Word
 from tasks.export import replace_atomically, write_exports
-from tool_ocr.models import EngineInfo, Line, Page, Source, Word
 
 CREATED = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 ENGINE = EngineInfo("paddleocr", "3.7.0", {"det": "PP-OCRv4_det", "rec": "PP-OCRv4_rec"})

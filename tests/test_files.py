@@ -15,8 +15,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from reportlab.pdfgen import canvas
 
-from tasks.files import describe_content, detect_kind, inspect_file
-from tool_ocr.errors import (
+from core.errors import (
     CorruptFileError,
     EmptyDocumentError,
     EncryptedPdfError,
@@ -24,6 +23,7 @@ from tool_ocr.errors import (
     TooLargeError,
     UnsupportedFileError,
 )
+from tasks.files import describe_content, detect_kind, inspect_file
 
 LIMITS = {"max_bytes": 512 << 20, "max_pages": 2000, "max_pixels": 100_000_000}
 

@@ -17,9 +17,9 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from conftest import text_page, words_of
+from core.settings import Settings
 from flows.ocr_document import ocr_document
-from tasks.store import query_snapshot
-from tool_ocr.settings import Settings
+from store.snapshot import query_snapshot
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from tool_ocr import ppocr
-from tool_ocr.ink import STEP, checked, measure
-from tool_ocr.layout import Glyph
+from engine import recognize
+from engine.ink import STEP, checked, measure
+from engine.recognize import Glyph
 
 
 def line_image(text: str, size: int = 40, tilt: float = 0.0) -> np.ndarray:
@@ -22,7 +22,7 @@ def line_image(text: str, size: int = 40, tilt: float = 0.0) -> np.ndarray:
     ImageDraw.Draw(img).text((size // 2, size * 0.3), text, fill="black", font=font)
     if tilt:
         img = img.rotate(tilt, resample=Image.Resampling.BICUBIC, fillcolor="white")
-    return ppocr.ink_level(ppocr.rec_image(np.asarray(img.convert("RGB"))))
+    return recognize.ink_level(recognize.rec_image(np.asarray(img.convert("RGB"))))
 
 
 def glyphs_on(text: str, size: int = 40, confidence: float = 0.99) -> list[Glyph]:
@@ -30,7 +30,7 @@ def glyphs_on(text: str, size: int = 40, confidence: float = 0.99) -> list[Glyph
     middle (spaces left out): what a well-aligned recogniser would give."""
     font = ImageFont.load_default(size=size)
     draw = ImageDraw.Draw(Image.new("L", (1, 1)))
-    scale = ppocr.REC_HEIGHT / int(size * 1.6)
+    scale = recognize.REC_HEIGHT / int(size * 1.6)
     out = []
     for i, char in enumerate(text):
         if char != " ":

@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 
 from conftest import text_page, words_of
+from core.errors import CorruptFileError
+from core.values import Box, Line, Page, Word
+from engine import EngineConfig, OcrEngine, engine_info, get_engine
+from engine.bundled import BundledEngine
 from tasks.ocr import load_raster, recognize, scale_line
-from tool_ocr.engine import EngineConfig, OcrEngine, engine_info, get_engine
-from tool_ocr.errors import CorruptFileError
-from tool_ocr.models import Box, Line, Page, Word
-from tool_ocr.paddle import PaddleEngine
 
 LINES = ["Invoice number 12345", "Total amount due", "Shipped to Berlin"]
 GAP = 1.9  # text_page's default line pitch, in font sizes
@@ -25,7 +25,7 @@ GAP = 1.9  # text_page's default line pitch, in font sizes
 def engine() -> OcrEngine:
     """The real engine, loaded once per process (never a fake left installed by another test)."""
     engine = get_engine(EngineConfig())
-    assert isinstance(engine, PaddleEngine)
+    assert isinstance(engine, BundledEngine)
     return engine
 
 
@@ -157,7 +157,7 @@ def test_scale_line_scales_line_and_word_boxes() -> None:
 
 def test_engine_info_names_the_models_without_loading_them() -> None:
     code = (
-        "import sys; from tool_ocr.engine import EngineConfig, engine_info; "
+        "import sys; from engine import EngineConfig, engine_info; "
         "print(engine_info(EngineConfig()).models); "
         "print(sorted(m for m in ('paddle', 'paddleocr', 'rapidocr_paddle') "
         "if m in sys.modules))"

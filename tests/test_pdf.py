@@ -12,9 +12,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from reportlab.pdfgen import canvas
 
+from core.errors import CorruptFileError, EncryptedPdfError
+from core.values import Line, Page, Source, Word
 from tasks.pdf import write_searchable_pdf
-from tool_ocr.errors import CorruptFileError, EncryptedPdfError
-from tool_ocr.models import Line, Page, Source, Word
 
 DPI = 100
 FONT = ImageFont.load_default(size=40)
@@ -253,9 +253,9 @@ def test_password_protected_pdf_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_sideways_scanned_pdf_page_comes_out_upright_and_searchable(tmp_path: Path) -> None:
+    from engine import EngineConfig, get_engine
     from tasks.ocr import recognize
     from tasks.render import render_pages
-    from tool_ocr.engine import EngineConfig, get_engine
 
     upright = Image.new("L", (1400, 500), 255)
     draw_lines(upright, [["Quarterly", "invoice", "summary"], ["Amount", "due", "today"]])

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tasks import schema
+from core.errors import CorruptFileError
+from core.settings import Settings
+from core.values import InboxFile, Line, Outputs, Page, Source
+from store import schema
+from store.db import Store
+from store.folders import RUN_MARKER, claim_process_died, move, quarantine, write_json
 from tasks.artifacts import summary_markdown
-from tasks.place import RUN_MARKER, claim_process_died, move, place_file, quarantine, write_json
-from tasks.store import Store
-from tool_ocr.errors import CorruptFileError
-from tool_ocr.models import InboxFile, Line, Outputs, Page, Source
-from tool_ocr.settings import Settings
+from tasks.place import place_file
 
 
 def claimed(settings: Settings, relative_path: str, content: bytes) -> InboxFile:

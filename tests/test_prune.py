@@ -15,12 +15,13 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, LogFilter
 from prefect.logging.handlers import APILogHandler
 
+from core.settings import Settings
+from core.values import EngineInfo, Line, Outputs, Page, Source
 from flows.prune_expired import prune_expired
-from tasks import schema
+from store import schema
+from store.db import Store
+from store.snapshot import query_snapshot
 from tasks.prune import find_expired, prune
-from tasks.store import Store, query_snapshot
-from tool_ocr.models import EngineInfo, Line, Outputs, Page, Source
-from tool_ocr.settings import Settings
 
 OLD, YOUNG, ANCIENT = 48.0, 1.0, 400.0  # hours; retention 24 h, failed/ 336 h (defaults)
 ENGINE = EngineInfo("paddleocr", "3.7.0", {})

@@ -15,9 +15,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from reportlab.pdfgen import canvas
 
+from core.errors import CorruptFileError, RejectedError, TooLargeError
 from tasks.files import inspect_file
 from tasks.render import fit_dpi, image_dpi, render_pages, usable_text
-from tool_ocr.errors import CorruptFileError, RejectedError, TooLargeError
 
 LIMITS = {"max_bytes": 512 << 20, "max_pages": 2000, "max_pixels": 100_000_000}
 OPTIONS = {

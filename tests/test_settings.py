@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tool_ocr.errors import ConfigError
-from tool_ocr.settings import Settings, parse_faults
+from core.errors import ConfigError
+from core.settings import Settings, markdown, parse_faults
 
 FOLDERS = ("inbox", "processing", "processed", "failed", "duplicates", "output", "state", "work")
 
@@ -196,3 +196,12 @@ def test_runs_fit_the_cores_unless_set(home: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     monkeypatch.delenv("TOOL_OCR_RUN_LIMIT")
     assert Settings().runs == 1  # never zero
+
+
+def test_the_settings_document_is_generated_from_the_settings_class() -> None:
+    """docs/settings.md is what `make docs` writes: every field, its default and description."""
+    document = Path(__file__).parent.parent / "docs" / "settings.md"
+    assert document.read_text("utf-8") == markdown(), "docs/settings.md is stale: run `make docs`"
+    for name, field in Settings.model_fields.items():
+        assert f"`TOOL_OCR_{name.upper()}`" in document.read_text("utf-8")
+        assert field.description

@@ -12,11 +12,13 @@ from typing import Any
 import duckdb
 import pytest
 
-from tasks import schema
-from tasks.store import Attempt, Store, query_snapshot, translate
-from tool_ocr.errors import DatabaseBusyError, NoSnapshotError
-from tool_ocr.models import EngineInfo, Line, Outputs, Page, Source, Word
-from tool_ocr.settings import Settings
+from core.errors import DatabaseBusyError, NoSnapshotError
+from core.settings import Settings
+from core.values import EngineInfo, Line, Outputs, Page, Source, Word
+from store import schema
+from store.db import Attempt, Store
+from store.duck import translate
+from store.snapshot import query_snapshot
 
 SPAWN = multiprocessing.get_context("spawn")
 ENGINE = EngineInfo("paddleocr", "3.7.0", {"det": "PP-OCRv4_det", "rec": "PP-OCRv4_rec"})
@@ -454,7 +456,7 @@ def test_concurrent_writers_lose_nothing(store: Store, tmp_path: Path) -> None:
 
 
 def test_a_spooling_worker_never_opens_duckdb_and_the_owner_loads_it_all(tmp_path: Path) -> None:
-    from tasks.spool import load_spool
+    from store.spool import load_spool
 
     worker = new_store(tmp_path, spool=tmp_path / "spool")
     source = make_source(tmp_path)
@@ -483,7 +485,7 @@ def test_a_spooling_worker_never_opens_duckdb_and_the_owner_loads_it_all(tmp_pat
 
 
 def test_loading_the_same_spool_file_twice_changes_nothing(tmp_path: Path) -> None:
-    from tasks.spool import load_spool
+    from store.spool import load_spool
 
     worker = new_store(tmp_path, spool=tmp_path / "spool")
     source = make_source(tmp_path)
@@ -501,7 +503,7 @@ def test_loading_the_same_spool_file_twice_changes_nothing(tmp_path: Path) -> No
 
 
 def test_only_named_schema_statements_can_be_spooled(tmp_path: Path) -> None:
-    from tasks.spool import spool_write
+    from store.spool import spool_write
 
     with pytest.raises(ValueError, match="LOADABLE"):
         spool_write(tmp_path, [("DROP TABLE documents", [])])

@@ -10,17 +10,17 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
-from tasks.store import Store
-from tasks.tracking import inject_fault, retry_transient, tracked
-from tool_ocr.errors import (
+from core.errors import (
     CorruptFileError,
     DatabaseBusyError,
     InjectedFaultError,
     RejectedError,
     TransientError,
 )
-from tool_ocr.models import Page, Source
-from tool_ocr.settings import Settings
+from core.settings import Settings
+from core.values import Page, Source
+from store.db import Store
+from tasks.tracking import inject_fault, retry_transient, tracked
 
 SHA = hashlib.sha256(b"scan.pdf").hexdigest()
 SOURCE = Source(Path("scan.pdf"), "scan.pdf", SHA, "pdf", 1234, 2)

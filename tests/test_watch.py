@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from conftest import text_page
-from tasks.store import query_snapshot
-from tool_ocr.settings import Settings
+from core.settings import Settings
+from store.snapshot import query_snapshot
 from watch.inbox import Inbox
 from watch.service import Watcher
 from watch.stability import Readiness

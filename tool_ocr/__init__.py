@@ -1,13 +1,4 @@
-"""Tool_OCR: hot-folder OCR pipeline on Prefect, PaddleOCR and DuckDB."""
+"""Tool_OCR's app: the `tool-ocr` command line, the one-machine service (`up`) and `status`.
 
-import logging
-
-# Our packages, whose loggers Prefect must carry to its UI (PREFECT_LOGGING_EXTRA_LOGGERS).
-PACKAGES = ("tool_ocr", "tasks", "flows", "watch", "deployments")
-
-
-def show_logs(level: int = logging.INFO) -> None:
-    """Prefect gives PREFECT_LOGGING_EXTRA_LOGGERS its handlers but not a level: without one,
-    our INFO lines (one per state change of a file) would never reach the UI or the terminal."""
-    for package in PACKAGES:
-        logging.getLogger(package).setLevel(level)
+The only layer that imports every other one (see the layout map in the README).
+"""

@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tool_ocr import PACKAGES, show_logs
-from tool_ocr.errors import ToolOcrError
-from tool_ocr.settings import Settings
+from core.errors import ToolOcrError
+from core.logs import PACKAGES, show_logs
+from core.settings import Settings
 
 app = typer.Typer(
     help="Hot-folder OCR: scans in; searchable PDF, Excel, JSON, text and DuckDB rows out.",
@@ -97,7 +97,7 @@ def process(
     """OCR files now, without a running server; the files stay where they are."""
     settings = load_settings()
     from flows.ocr_document import ocr_document  # imports Prefect after its env is set
-    from tasks.store import Store
+    from store.db import Store
 
     files = expand(paths)
     if not files:
@@ -150,7 +150,7 @@ def report(results: list[tuple[Path, Any]], settings: Settings) -> None:
 def sql(query: Annotated[str, typer.Argument(help="A read-only SQL query.")]) -> None:
     """Query the analysts' read-only DuckDB snapshot and print a table."""
     settings = load_settings()
-    from tasks.store import query_snapshot
+    from store.snapshot import query_snapshot
 
     with reported():
         columns, rows = query_snapshot(settings.snapshot, query)
@@ -228,7 +228,7 @@ def retry(
 ) -> None:
     """Move quarantined files back into the inbox (their .error.json is removed)."""
     settings = load_settings()
-    from tasks.place import ERROR_SUFFIX, move
+    from store.folders import ERROR_SUFFIX, move
 
     files = (
         [p.resolve() for p in paths]

@@ -14,11 +14,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core.settings import Settings
 from deployments.server import api_answers
-from tasks import schema
-from tasks.place import ERROR_SUFFIX
-from tasks.store import Store
-from tool_ocr.settings import Settings
+from store import schema
+from store.db import Store
+from store.folders import ERROR_SUFFIX
 from watch.inbox import Inbox
 
 HEARTBEAT_STALE = 15.0  # seconds without a beat before the watcher counts as gone

@@ -17,9 +17,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from core.errors import ConfigError
+from core.settings import Settings
 from deployments.server import api_answers, is_local, start_local_server
-from tool_ocr.errors import ConfigError
-from tool_ocr.settings import Settings
 
 log = logging.getLogger(__name__)
 CHILDREN = ("serve", "watch")

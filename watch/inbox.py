@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tasks.place import RUN_MARKER, remove_empty, remove_empty_tree
-from tool_ocr.errors import ConfigError
-from tool_ocr.models import InboxFile
+from core.errors import ConfigError
+from core.values import InboxFile
+from store.folders import RUN_MARKER, remove_empty, remove_empty_tree
 
 log = logging.getLogger(__name__)
 

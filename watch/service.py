@@ -26,12 +26,12 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from tasks import schema
-from tasks.place import quarantine
-from tasks.spool import load_spool
-from tasks.store import Store
-from tool_ocr.models import InboxFile
-from tool_ocr.settings import Settings
+from core.settings import Settings
+from core.values import InboxFile
+from store import schema
+from store.db import Store
+from store.folders import quarantine
+from store.spool import load_spool
 from watch.inbox import NETWORK_FILESYSTEMS, Inbox, filesystem_type
 from watch.stability import Clock, Readiness
 from watch.submit import Batch, Submitter

@@ -21,8 +21,8 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.states import Crashed
 
-from tasks.place import claim_process_died
-from tool_ocr.models import InboxFile
+from core.values import InboxFile
+from store.folders import claim_process_died
 
 log = logging.getLogger(__name__)
 

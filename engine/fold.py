@@ -8,7 +8,7 @@ recogniser's time. Folding them into the neighbouring convolution's weights is e
 - before a 1x1 convolution without padding: W' = s W, bias' = bias + b sum(W);
 - before any other convolution: W' = s W and one add of b / s stays (its zero padding still
   sees zeros: s W (x + b / s) = W (s x + b) inside, 0 outside).
-Only `tool_ocr.paddle` uses this; the model and parameter files are read and rewritten in
+Only `engine.runtime` uses this; the model and parameter files are read and rewritten in
 memory, in Paddle's own formats (ProgramDesc protobuf; the combined tensor stream).
 """
 

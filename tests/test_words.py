@@ -1,9 +1,9 @@
-"""Space restoration from CTC spans and reading order from line boxes (tool_ocr/layout.py)."""
+"""Glyphs from CTC probabilities and the words and spaces of a line (engine/recognize.py,
+engine/words.py)."""
 
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Sequence
 from importlib import resources
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from tool_ocr import layout
-from tool_ocr.layout import Glyph, ctc_glyphs, group_words, reading_order
-from tool_ocr.models import Line
+from engine import words as layout
+from engine.recognize import Glyph, ctc_glyphs
+from engine.words import group_words
 
 
 def glyphs(
@@ -113,11 +113,6 @@ def test_numbers_keep_their_separators() -> None:
     assert texts(group_words(glyphs("red,_green", gap=1, high=0.3))) == ["red,", "green"]
 
 
-def test_a_space_the_decoder_wrote_inside_thousands_is_dropped() -> None:
-    assert texts(group_words(glyphs("of 1, 206 patients"))) == ["of", "1,206", "patients"]
-    assert texts(group_words(glyphs("items 1, 2 and 3"))) == ["items", "1,", "2", "and", "3"]
-
-
 def test_a_letter_digit_boundary_is_some_evidence_for_a_space() -> None:
     assert texts(group_words(glyphs("Tel_01539", high=0.007))) == ["Tel", "01539"]
     assert texts(group_words(glyphs("MP_3", high=1e-4))) == ["MP3"]
@@ -164,44 +159,6 @@ def test_the_inks_gaps_weigh_in_on_spaces(monkeypatch: pytest.MonkeyPatch) -> No
     assert texts(group_words(rain)) == ["warm", "by", "11%", "now"]
     monkeypatch.setattr(layout, "_NARROW", set())
     assert texts(group_words(rain)) == ["warm", "by", "1", "1%", "now"]
-
-
-def kinds(text: str, sure: dict[int, tuple[str, float]] | None = None) -> str:
-    """`text` through word grouping, each letter's likeliest digit (and digit's letter) the
-    usual look-alike with a faint probability, or `sure[i]`."""
-    alike = {"l": "1", "I": "1", "O": "0", "o": "0", "0": "O", "1": "l", "5": "S", "8": "B"}
-    line = [
-        Glyph(
-            c,
-            3 * i,
-            3 * i + 1,
-            0.9,
-            1e-4,
-            *(sure or {}).get(
-                i, (alike.get(c, "4" if c.isalpha() else "A"), 0.005) if c.isalnum() else ("", 0.0)
-            ),
-        )
-        for i, c in enumerate(text)
-    ]
-    return " ".join(texts(group_words(line)))
-
-
-def test_a_stray_digit_or_letter_takes_the_kind_of_its_word() -> None:
-    assert kinds("0ctober") == "October" and kinds("sh0p") == "shop"
-    assert kinds("2l") == "21" and kinds("l1%") == "11%" and kinds("1O5") == "105"
-    assert kinds("ll%") == "11%" and kinds("$lO") == "$10"  # every letter a look-alike
-    assert kinds("1ate", {0: ("l", 0.3)}) == "late"  # the recogniser's fair second choice
-    for code in ("A4", "MP3", "12A", "1st", "1am", "B2B", "1l", "10am", "4.2", "2024"):
-        assert kinds(code) == code
-
-
-def test_a_lone_8_between_words_is_an_ampersand_when_the_recogniser_allows_it() -> None:
-    fair, faint = {7: ("&", 0.29)}, {7: ("&", 0.02)}
-    assert kinds("Barnes 8 Sons", fair) == "Barnes & Sons"
-    assert kinds("Barnes 8 Sons", faint) == "Barnes 8 Sons"
-    assert kinds("page 8 of 9", {5: ("&", 0.29)}) == "page & of 9"
-    assert kinds("page 8", {5: ("&", 0.29)}) == "page 8"  # last word: no word after it
-    assert kinds("12 8 14", {3: ("&", 0.29)}) == "12 8 14"
 
 
 def test_word_spans_and_confidence_is_the_least_certain_character() -> None:
@@ -255,112 +212,6 @@ def test_ctc_glyphs_gives_each_letter_or_digit_the_likeliest_of_the_other_kind()
     assert ctc_glyphs(probs, classes)[1].other == ""
 
 
-# -- reading order --------------------------------------------------------------------------
-
-
-def line(text: str, x0: float, y0: float, x1: float, h: float = 10) -> Line:
-    return Line(text=text, confidence=0.9, box=(x0, y0, x1, y0 + h))
-
-
-def shuffled(lines: list[Line], seed: int = 7) -> list[Line]:
-    out = lines[:]
-    random.Random(seed).shuffle(out)
-    assert out != lines
-    return out
-
-
-def order(lines: list[Line]) -> list[str]:
-    return [ln.text for ln in reading_order(shuffled(lines))]
-
-
-def two_column_page(rows: int = 12, title: bool = True) -> list[Line]:
-    """A title across the page, two columns with baselines on one grid, a centred page number."""
-    page = [line("title", 60, 40, 540, 16)] if title else []
-    for side, (x0, x1) in (("L", (60, 290)), ("R", (310, 540))):
-        page += [
-            line(f"{side}{i:02}", x0, 80 + 14 * i, x1 - (90 if i % 5 == 4 else 0))
-            for i in range(rows)
-        ]
-    return page + [line("page 1", 285, 780, 315)]
-
-
-def test_two_columns_read_column_by_column_title_first() -> None:
-    page = two_column_page()
-    expected = [
-        "title",
-        *[f"L{i:02}" for i in range(12)],
-        *[f"R{i:02}" for i in range(12)],
-        "page 1",
-    ]
-    assert order(page) == expected
-
-
-def test_two_columns_without_title() -> None:
-    got = order(two_column_page(rows=6, title=False))
-    assert got == [*[f"L{i:02}" for i in range(6)], *[f"R{i:02}" for i in range(6)], "page 1"]
-
-
-def test_three_columns_read_left_to_right() -> None:
-    lines = [
-        line(f"{side}{i}", 40 + 180 * c, 60 + 14 * i, 200 + 180 * c)
-        for c, side in enumerate("ABC")
-        for i in range(8)
-    ]
-    assert order(lines) == [f"{side}{i}" for side in "ABC" for i in range(8)]
-
-
-def test_single_column_reads_top_to_bottom() -> None:
-    lines = [line(f"p{i}", 72, 72 + 15 * i, 520 if i % 4 != 3 else 250) for i in range(10)]
-    assert order(lines) == [f"p{i}" for i in range(10)]
-
-
-def test_receipt_reads_row_by_row() -> None:
-    lines = [line("SHOP", 90, 20, 150)]
-    for i, label in enumerate(["Coffee", "Bagel", "Juice", "Subtotal", "VAT", "Total"]):
-        lines += [
-            line(label, 20, 50 + 14 * i, 60 + 8 * len(label)),
-            line(f"{i}.50", 190, 50 + 14 * i, 225),
-        ]
-    expected = ["SHOP"]
-    for i, label in enumerate(["Coffee", "Bagel", "Juice", "Subtotal", "VAT", "Total"]):
-        expected += [label, f"{i}.50"]
-    assert order(lines) == expected
-
-
-def test_a_small_table_inside_prose_reads_row_by_row() -> None:
-    lines = [line(f"p{i}", 72, 72 + 15 * i, 520) for i in range(4)]
-    lines += [
-        line(f"cell{r}{c}", 72 + 240 * c, 140 + 15 * r, 280 + 240 * c)
-        for r in range(2)
-        for c in range(2)
-    ]
-    lines += [line(f"q{i}", 72, 180 + 15 * i, 520) for i in range(3)]
-    assert order(lines) == [
-        *[f"p{i}" for i in range(4)],
-        "cell00",
-        "cell01",
-        "cell10",
-        "cell11",
-        *[f"q{i}" for i in range(3)],
-    ]
-
-
-def test_slightly_skewed_rows_keep_their_order() -> None:
-    skew = math.tan(math.radians(1.5))  # the right end of a row sits lower
-    lines = []
-    for i in range(8):
-        y = 50 + 16 * i
-        lines += [
-            line(f"label{i}", 20, y, 200, 12 + 180 * skew),
-            line(f"amount{i}", 400, y + 400 * skew, 460, 12),
-        ]
-    expected = [t for i in range(8) for t in (f"label{i}", f"amount{i}")]
-    assert order(lines) == expected
-    # one column whose tilted line boxes overlap vertically: still top to bottom
-    column = [line(f"s{i}", 72 + i, 72 + 14 * i, 520 + i, 10 + 450 * skew) for i in range(10)]
-    assert order(column) == [f"s{i}" for i in range(10)]
-
-
 # -- the real recogniser on a drawn line ----------------------------------------------------
 
 
@@ -407,15 +258,3 @@ def _recognise(predictor: object, gray: np.ndarray) -> np.ndarray:
     predictor.run()  # type: ignore[attr-defined]
     out = predictor.get_output_handle(predictor.get_output_names()[0])  # type: ignore[attr-defined]
     return np.asarray(out.copy_to_cpu()[0])
-
-
-def test_a_line_overhanging_the_gutter_stays_in_its_column() -> None:
-    page = two_column_page(rows=8, title=False)
-    right = [ln for ln in page if ln.text.startswith("R")]
-    gutter_start = min(ln.box[0] for ln in right)
-    wide = right[3]  # its detection box reaches back across most of the gutter
-    page[page.index(wide)] = line(
-        wide.text, gutter_start - 25, wide.box[1], wide.box[2], wide.box[3] - wide.box[1]
-    )
-    got = order(shuffled(page))
-    assert got == [*[f"L{i:02}" for i in range(8)], *[f"R{i:02}" for i in range(8)], "page 1"]

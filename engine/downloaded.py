@@ -1,7 +1,7 @@
 """PaddleOCR 3.x's own pipeline, for `models="download"` (PaddleOCR fetches its default models).
 
-The offline default is `tool_ocr.paddle.PaddleEngine`, which calls the bundled weights through
-`paddle.inference` directly: on the same weights PaddleOCR's pipeline took ~10 s an A4 page here.
+The offline default is `engine.bundled.BundledEngine`, which calls the bundled weights through
+Paddle Inference directly, several times faster on the same weights (docs/engine.md).
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from tool_ocr import ppocr
-from tool_ocr.engine import EngineConfig, Reading
-from tool_ocr.errors import EngineError, ModelError
-from tool_ocr.layout import reading_order
-from tool_ocr.models import Line
+from core.errors import EngineError, ModelError
+from core.values import Line
+from engine.interface import EngineConfig, Reading
+from engine.order import reading_order
+from engine.prepare import to_bgr
+from engine.runtime import quiet_paddle
+from engine.weights import engine_info
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,6 @@ class PaddleOcrPipeline:
     """PaddleOCR's pipeline: detection, line direction, recognition with its own models."""
 
     def __init__(self, config: EngineConfig) -> None:
-        from tool_ocr.paddle import engine_info, quiet_paddle
-
         quiet_paddle()
         os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
         warnings.filterwarnings("ignore", message="No ccache found")
@@ -58,7 +58,7 @@ class PaddleOcrPipeline:
     def read(self, image: np.ndarray) -> Reading:
         """Lines in reading order with pixel boxes of `image` as given (this pipeline does not
         turn pages)."""
-        bgr = ppocr.to_bgr(image)
+        bgr = to_bgr(image)
         try:
             with self._lock:
                 result = next(iter(self._ocr.predict(bgr)))

@@ -6,7 +6,7 @@ dropped for the space after it ("Friday, 14" read "Friday 14"). Their shapes are
 their places fixed, so the line image decides: a mark is a small blob on the baseline (a
 full stop), one that reaches below it (a comma), or either with a dot above (a colon or a
 semicolon). The ink also measures the blank columns between two characters, which
-`tool_ocr.layout` weighs when it restores spaces. All on the line as the recogniser sees it
+`engine.words` weighs when it restores spaces. All on the line as the recogniser sees it
 (48 px high), with the line's baseline and x-height taken from its letters.
 """
 
@@ -18,21 +18,18 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from tool_ocr import ppocr
-from tool_ocr.layout import Glyph
+from engine.recognize import INK, REC_STEP, Glyph
 
 MARKS = ".,:;"
 _ASCII = {"．": ".", "，": ",", "：": ":", "；": ";"}  # full-width forms the recogniser also uses
-STEP = ppocr.REC_STEP  # recogniser columns per CTC step
-# The recogniser is right about 99.7 % of the marks it reads (bench pages, 3 seeds: 5,200
-# marks). Below RECONSIDER confidence the ink corrected 9 of them and contradicted none of
-# 340 right ones; above it, the ink was wrong about as often as the recogniser.
+STEP = REC_STEP  # recogniser columns per CTC step
+# Below RECONSIDER confidence the ink corrects the recogniser's marks; above it, the ink was
+# wrong about as often as the recogniser.
 RECONSIDER = 0.97
 MIN_EVIDENCE = 0.02  # a dropped mark is put back only if the recogniser gave it this much
 MIN_X_HEIGHT = 10  # px of 48: smaller type has no measurable marks
 # A comma or a semicolon's tail is taller than wide and reaches below the baseline by this
-# share of the x-height or more (bench: commas 0.16-0.35, 5th-95th percentile); a full stop
-# by at most DOT_DROP (-0.06-0.05), and is about round (height/width 0.83-1.25).
+# share of the x-height or more; a full stop by at most DOT_DROP, and is about round.
 TAIL_DROP, DOT_DROP, DOT_ROUND = 0.15, 0.05, 1.3
 _REACH = 1  # steps beyond a glyph's span its ink may lie
 LOCAL = 4  # x-heights either side of a mark whose letters give its baseline
@@ -95,7 +92,7 @@ class LineInk:
 
 
 def measure(level: np.ndarray) -> LineInk | None:
-    """The ink of a recogniser line image, given its `ppocr.ink_level` (48 x W); None when it
+    """The ink of a recogniser line image, given its `recognize.ink_level` (48 x W); None when it
     holds no measurable letters (fewer than three, or an x-height under MIN_X_HEIGHT).
 
     The baseline is the row where most letters end (descenders end lower, each its own way),
@@ -104,7 +101,7 @@ def measure(level: np.ndarray) -> LineInk | None:
     x-height is what most letters sitting on the baseline reach (their median height:
     ascenders and capitals are fewer in prose). A mark is a small blob on the baseline, not
     one at x-height (an i's dot, a quote) or flat (a hyphen, an underscore)."""
-    ink, faint = (level > ppocr.INK).astype(np.uint8), level > FAINT
+    ink, faint = (level > INK).astype(np.uint8), level > FAINT
     _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     blobs = [Blob(*(int(v) for v in row[:4])) for row in stats[1:]]
     letters = [b for b in blobs if b.height >= 0.15 * level.shape[0]]
@@ -159,7 +156,7 @@ def _baseline(bottoms: np.ndarray) -> float:
 
 
 def checked(glyphs: Sequence[Glyph], level: np.ndarray) -> list[Glyph]:
-    """`glyphs` of a line with their marks as its ink (`ppocr.ink_level`) shows them, and each
+    """`glyphs` of a line with their marks as its ink (`recognize.ink_level`) shows them, and each
     glyph's `gap`: the widest blank run between it and the glyph before (spaces aside).
 
     A mark read with less than RECONSIDER confidence takes the shape of its ink (comma or full
@@ -176,38 +173,60 @@ def checked(glyphs: Sequence[Glyph], level: np.ndarray) -> list[Glyph]:
     used: Mark | None = None  # the mark `out[last]` was read from, if it is one
     for glyph in glyphs:
         evidence = max(evidence, glyph.mark)
-        mark, char = None, _ASCII.get(glyph.char, glyph.char)
         if glyph.char.isspace():
             out.append(glyph)
             continue
-        if char in MARKS and glyph.confidence < RECONSIDER:
-            low, high = (glyph.start - _REACH) * STEP, (glyph.end + _REACH) * STEP
-            mark = _nearest(ink.marks, low, high)
-            if mark is not None and mark is used:
-                continue  # the same ink read twice
-            if mark is None and ink.blank[glyph.start * STEP : high].all():
-                continue  # no mark near and no ink from its step on: noise read as a stop
-            if mark is not None and mark.tail is not None:
-                glyph = replace(glyph, char=_PAIRS[char][mark.tail])
-        elif (
-            last >= 0
-            and out[last].char.isalnum()
-            and glyph.char.isalnum()
-            and evidence >= MIN_EVIDENCE
-            and (put := _nearest(ink.marks, _center(out[last]) * STEP, _center(glyph) * STEP))
-            and put.char()
-        ):
-            step = int(put.blob.center // STEP)
-            out.insert(last + 1, Glyph(str(put.char()), step, step + 1, evidence))
+        mark = None
+        if _doubtful_mark(glyph):
+            mark = _mark_under(glyph, ink)
+            if (mark is not None and mark is used) or _noise(glyph, mark, ink):
+                continue  # the same ink read twice, or a stop read in blank paper
+            glyph = _as_its_ink(glyph, mark)
+        elif last >= 0 and (put := _dropped_mark(out[last], glyph, evidence, ink)):
+            out.insert(last + 1, put)
         out.append(glyph)
         last, evidence, used = len(out) - 1, 0.0, mark
     return _with_gaps(out, ink)
 
 
+def _doubtful_mark(glyph: Glyph) -> bool:
+    """A full stop, comma, colon or semicolon read with less than RECONSIDER confidence."""
+    return _ASCII.get(glyph.char, glyph.char) in MARKS and glyph.confidence < RECONSIDER
+
+
+def _mark_under(glyph: Glyph, ink: LineInk) -> Mark | None:
+    """The mark whose ink lies within the glyph's steps (and _REACH steps around them)."""
+    return _nearest(ink.marks, (glyph.start - _REACH) * STEP, (glyph.end + _REACH) * STEP)
+
+
+def _noise(glyph: Glyph, mark: Mark | None, ink: LineInk) -> bool:
+    """No mark near and no ink at all from the glyph's own step on: noise read as a stop."""
+    return mark is None and bool(ink.blank[glyph.start * STEP : (glyph.end + _REACH) * STEP].all())
+
+
+def _as_its_ink(glyph: Glyph, mark: Mark | None) -> Glyph:
+    """The doubtful mark as its ink's shape says (a tail: comma or semicolon), if it says."""
+    if mark is None or mark.tail is None:
+        return glyph
+    return replace(glyph, char=_PAIRS[_ASCII.get(glyph.char, glyph.char)][mark.tail])
+
+
+def _dropped_mark(before: Glyph, glyph: Glyph, evidence: float, ink: LineInk) -> Glyph | None:
+    """A mark between two letters or digits that the recogniser gave at least MIN_EVIDENCE
+    but wrote as a blank or a space, when a mark's ink lies between them."""
+    if not (before.char.isalnum() and glyph.char.isalnum() and evidence >= MIN_EVIDENCE):
+        return None
+    put = _nearest(ink.marks, before.center * STEP, glyph.center * STEP)
+    if put is None or not put.char():
+        return None
+    step = int(put.blob.center // STEP)
+    return Glyph(str(put.char()), step, step + 1, evidence)
+
+
 def _with_gaps(glyphs: list[Glyph], ink: LineInk) -> list[Glyph]:
     """`glyphs` with `gap` set on each one after the first that is not a space."""
     chars = [i for i, g in enumerate(glyphs) if not g.char.isspace()]
-    centers = np.array([_center(glyphs[i]) * STEP for i in chars])
+    centers = np.array([glyphs[i].center * STEP for i in chars])
     gaps = ink.widest_gaps(centers[:-1], centers[1:])
     out = list(glyphs)
     for i, gap in zip(chars[1:], gaps, strict=True):
@@ -216,10 +235,6 @@ def _with_gaps(glyphs: list[Glyph], ink: LineInk) -> list[Glyph]:
 
 
 _PAIRS = {".": ".,", ",": ".,", ":": ":;", ";": ":;"}  # [without tail, with tail]
-
-
-def _center(glyph: Glyph) -> float:
-    return (glyph.start + glyph.end) / 2
 
 
 def _nearest(marks: list[Mark], low: float, high: float) -> Mark | None:

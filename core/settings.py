@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args, get_origin
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tool_ocr.errors import ConfigError
+from core.errors import ConfigError
 
 # The pipeline's tasks, in order: their Prefect names, task_attempts names and fault targets.
 STEPS = ("fingerprint", "ingest", "render", "ocr", "pdf", "export", "record", "place")
@@ -29,13 +29,17 @@ class Settings(BaseSettings):
     home: Path = Field(Path("data"), description="Root of every folder below unless overridden.")
     inbox_dir: Path | None = Field(None, description="The hot folder (HOME/inbox).")
     processing_dir: Path | None = Field(None, description="Claimed files (HOME/processing).")
-    processed_dir: Path | None = Field(None, description="Originals after success.")
+    processed_dir: Path | None = Field(
+        None, description="Originals after success (HOME/processed)."
+    )
     failed_dir: Path | None = Field(None, description="Quarantine with reasons (HOME/failed).")
     duplicates_dir: Path | None = Field(
         None, description="Files whose content was already processed (HOME/duplicates)."
     )
-    output_dir: Path | None = Field(None, description="Searchable PDF and exports.")
-    state_dir: Path | None = Field(None, description="Live DuckDB, its lock, heartbeat.")
+    output_dir: Path | None = Field(None, description="Searchable PDFs and exports (HOME/output).")
+    state_dir: Path | None = Field(
+        None, description="Live DuckDB, its lock, the watcher's heartbeat (HOME/state)."
+    )
     work_dir: Path | None = Field(None, description="Page rasters in flight (HOME/work).")
     snapshot_path: Path | None = Field(
         None, description="Analysts' read-only DuckDB copy (default HOME/tool_ocr.duckdb)."
@@ -251,3 +255,38 @@ def check_layout(settings: Settings) -> None:
                 f"snapshot {settings.snapshot} lies inside the {name} folder "
                 f"{path}; point TOOL_OCR_SNAPSHOT_PATH somewhere else"
             )
+
+
+def markdown() -> str:
+    """docs/settings.md: every setting with its variable, type, default and description."""
+    rows = [
+        "# Settings",
+        "",
+        "Generated from `core/settings.py` by `make docs` (`python -m core.settings`); a test",
+        "fails when this file is stale. Every field is an environment variable `TOOL_OCR_<NAME>`,",
+        "also read from a `.tool_ocr.env` file in the working directory; a bad value stops the",
+        "command at start with a message naming the variable.",
+        "",
+        "| variable | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = "unset" if field.default is None else f"`{field.default}`"
+        kind = _kind(field.annotation)
+        rows.append(f"| `TOOL_OCR_{name.upper()}` | {kind} | {default} | {field.description} |")
+    return "\n".join(rows) + "\n"
+
+
+def _kind(annotation: object) -> str:
+    """A reader's name for a field's type."""
+    names = {int: "integer", float: "number", bool: "true/false", str: "text", Path: "path"}
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) is Literal:
+        return "one of " + ", ".join(f"`{a}`" for a in get_args(annotation))
+    if args:
+        return _kind(args[0])
+    return names.get(annotation, str(annotation))  # type: ignore[call-overload]
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

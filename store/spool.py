@@ -2,7 +2,7 @@
 
 OS file locks are unreliable on NFS and SMB, so a worker whose TOOL_OCR_RESULTS_SPOOL is set
 never opens DuckDB: each transaction it would have run becomes one JSON file (statement names
-from tasks/schema.py and their parameters), written under a temporary name and renamed, so a
+from store/schema.py and their parameters), written under a temporary name and renamed, so a
 reader never sees half of one. The one process that owns the live database (the watcher on the
 main machine) loads them in order, one transaction per file, then deletes the file. Statements
 are idempotent upserts, so a file loaded twice (a crash between commit and delete) changes
@@ -21,14 +21,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import duckdb
 
-from tasks import schema
-
-if TYPE_CHECKING:
-    from tasks.store import Store
+from store import schema
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +66,13 @@ def spool_write(folder: Path, ops: Sequence[Op]) -> Path:
     return target
 
 
-def load_spool(folder: Path, store: Store, limit: int = 500) -> int:
+class Applier(Protocol):
+    """What loads spooled transactions: `store.db.Store` (no import of it here, no cycle)."""
+
+    def apply(self, ops: Sequence[Op]) -> None: ...
+
+
+def load_spool(folder: Path, store: Applier, limit: int = 500) -> int:
     """Apply up to `limit` spooled transactions to `store`'s live database, oldest first."""
     loaded = 0
     for path in sorted(folder.glob("*.json"))[:limit]:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tool_ocr.errors import DatabaseBusyError
+from core.errors import DatabaseBusyError
 
 
 @contextmanager

@@ -1,0 +1,163 @@
+"""The offline engine: the bundled weights through Paddle Inference, every stage our own.
+
+Detection on the page with its longest side capped, a line-direction vote that turns pages
+scanned at 90/180/270 degrees, recognition in windows batched by width, then the line's words,
+marks and reading order. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+
+from core.errors import EngineError, ModelError
+from core.values import Line, Word
+from engine import ink, orientation, weights
+from engine.detect import DET_LIMIT, Quad, along, bounds, crop, db_quads, det_input, lengthened
+from engine.interface import EngineConfig, Reading
+from engine.order import reading_order
+from engine.prepare import despeckle, to_bgr
+from engine.recognize import (
+    REC_BATCH,
+    REC_HEIGHT,
+    REC_OVERLAP,
+    REC_STEP,
+    REC_WINDOW,
+    WIDTH_STEP,
+    Glyph,
+    Window,
+    ctc_glyphs,
+    ink_level,
+    join,
+    rec_batch,
+    rec_image,
+    windows,
+)
+from engine.runtime import PaddleNet, quiet_paddle, usable_threads
+from engine.words import group_words
+
+log = logging.getLogger(__name__)
+
+MIN_CONFIDENCE = 0.5  # lines read less surely than this are noise (RapidOCR's default)
+
+
+class BundledEngine:
+    """Detection, orientation and recognition with the bundled weights, via Paddle Inference."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        quiet_paddle()
+        self._chars, classes = weights.charset(config.lang)
+        try:
+            threads = usable_threads(config.threads)
+            self._nets = {
+                role: PaddleNet(
+                    weights.model_dir(role), threads, classes if role == "rec" else None
+                )
+                for role in weights.FOLDERS
+            }
+        except ModelError:
+            raise
+        except Exception as exc:  # any loader failure is an installation problem
+            raise ModelError(f"Paddle could not load the bundled models: {exc}") from exc
+        self._warm_up()
+        self._lock = threading.Lock()
+        self.info = weights.engine_info(config)
+        log.info("OCR engine ready: %s %s %s", self.info.name, self.info.version, self.info.models)
+
+    def read(self, image: np.ndarray) -> Reading:
+        """The page's lines (pixel boxes of the upright raster) and the rotation applied."""
+        bgr = despeckle(to_bgr(image))
+        try:
+            with self._lock:
+                quads = self._detect(bgr)
+                rotation = orientation.turn(
+                    bgr, quads, lambda batch: self._run("cls", batch), self._sureness
+                )
+                if rotation:
+                    bgr = np.ascontiguousarray(np.rot90(bgr, rotation // 90))
+                    quads = self._detect(bgr)
+                return Reading(self._recognize(bgr, quads), rotation)
+        except MemoryError as exc:
+            raise EngineError(f"out of memory during OCR of a {image.shape} page") from exc
+        except (ValueError, RuntimeError) as exc:  # Paddle reports its failures as these
+            raise EngineError(f"Paddle inference failed: {type(exc).__name__}: {exc}") from exc
+
+    def _warm_up(self) -> None:
+        """Run each model once on its largest input. Paddle's allocator then serves every
+        smaller shape from that memory; smallest first, each new width grew the process by
+        hundreds of MB."""
+        self._run("det", np.zeros((1, 3, DET_LIMIT, DET_LIMIT), np.float32))
+        self._run("rec", np.zeros((REC_BATCH, 3, REC_HEIGHT, REC_WINDOW), np.float32))
+        self._run("cls", np.zeros((orientation.SAMPLE, 3, *orientation.CLS_SHAPE), np.float32))
+
+    def _run(self, role: str, batch: np.ndarray) -> np.ndarray:
+        return self._nets[role].run(batch)
+
+    def _read(self, parts: list[np.ndarray]) -> np.ndarray:
+        """Recogniser probabilities for up to REC_BATCH line images (one batch of REC_BATCH
+        rows, as wide as the widest rounded up to WIDTH_STEP)."""
+        width = -(-max(p.shape[2] for p in parts) // WIDTH_STEP) * WIDTH_STEP
+        return self._run("rec", rec_batch(parts, width, REC_BATCH))
+
+    def _detect(self, bgr: np.ndarray) -> list[Quad]:
+        prob = self._run("det", det_input(bgr, DET_LIMIT))[0, 0]
+        return db_quads(prob, bgr.shape[:2])
+
+    def _sureness(self, crops: list[np.ndarray]) -> float:
+        """Mean peak probability of the non-blank steps the recogniser reads in `crops`."""
+        parts = [rec_image(c)[:, :, :REC_WINDOW] for c in crops]
+        probs = self._read(parts)[: len(parts)]
+        best = probs.argmax(2)
+        return float(probs.max(2)[best > 0].mean()) if (best > 0).any() else 0.0
+
+    def _recognize(self, bgr: np.ndarray, quads: list[Quad]) -> list[Line]:
+        """Lines for `quads`, in reading order: crops, their glyphs, their ink, their words."""
+        reads = [lengthened(q, bgr.shape) for q in quads]
+        images = [rec_image(crop(bgr, r)) for r in reads]
+        levels = [ink_level(image) for image in images]  # for seams and ink checks
+        glyphs = self._decode(images, levels)
+        lines = (
+            self._line(ink.checked(g, level), quad, read, image.shape[2])
+            for g, level, quad, read, image in zip(
+                glyphs, levels, quads, reads, images, strict=True
+            )
+        )
+        return reading_order([line for line in lines if line is not None])
+
+    def _decode(self, images: list[np.ndarray], levels: list[np.ndarray]) -> list[list[Glyph]]:
+        """Each line's glyphs: its windows read widest first (batches of like widths pad
+        least), REC_BATCH at a time, then joined at their seams."""
+        pieces = [
+            (i, window)
+            for i, level in enumerate(levels)
+            for window in windows(level, REC_WINDOW, REC_OVERLAP)
+        ]
+        pieces.sort(key=lambda p: p[1].start - p[1].stop)
+        found: list[list[tuple[Window, list[Glyph]]]] = [[] for _ in images]
+        for first in range(0, len(pieces), REC_BATCH):
+            chunk = pieces[first : first + REC_BATCH]
+            probs = self._read([images[i][:, :, w.start : w.stop] for i, w in chunk])
+            for (i, window), out in zip(chunk, probs, strict=False):
+                found[i].append((window, self._glyphs(out, window)))
+        return [join(read) for read in found]
+
+    def _glyphs(self, probs: np.ndarray, window: Window) -> list[Glyph]:
+        """One window's glyphs, their spans in time steps of the whole line."""
+        steps = -(-(window.stop - window.start) // REC_STEP)
+        return ctc_glyphs(probs, self._chars, steps, window.start // REC_STEP)
+
+    def _line(self, glyphs: list[Glyph], quad: Quad, read: Quad, total: int) -> Line | None:
+        """The line detected as `quad`, read from the crop of `read` (`total` recogniser pixels
+        wide), or None for nothing readable."""
+        confidence = float(np.mean([g.confidence for g in glyphs if not g.char.isspace()] or [0.0]))
+        words = group_words(glyphs)
+        if confidence < MIN_CONFIDENCE or not words:
+            return None
+        span = REC_STEP / total  # crop fraction per CTC step
+        boxed = tuple(
+            Word(text, conf, along(read, first * span, end * span))
+            for text, first, end, conf in words
+        )
+        return Line(" ".join(w.text for w in boxed), confidence, bounds(quad), boxed)

@@ -1,0 +1,156 @@
+"""Words and spaces of a line, from what the recogniser and the line's ink already know.
+
+PP-OCRv4's Chinese recogniser often drops the spaces between English words ("thepatent") when
+type is small or narrow, yet it still gives the space class some probability in the blank
+steps between the two words (1e-2..0.5, against 1e-4 inside a word). That probability, how much
+further apart the two characters stand than the line's usual pitch (the line's own scale, so any
+resolution works), the blank columns of ink between them and the characters themselves (a
+letter after a comma) decide. CJK, kana and hangul never get a space from us; punctuation
+sticks to its word.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections.abc import Sequence
+
+from engine.chars import is_cjk, plain
+from engine.corrections import ampersand, one_kind, thousands
+from engine.recognize import Glyph
+
+_SPACE_LOG10 = -2.0  # split where the recogniser gives a space 1 % between two characters...
+# ... or 10 % on a line where it writes the spaces itself (one per SPACED characters or more):
+# there, 1 % is the noise of small type ("f ell", "on line" at two steps a character).
+_SPACED_LOG10, _SPACED = -1.0, 10
+_PITCH_WEIGHT = 0.5  # ... less when they stand further apart than the line's usual pitch
+_GEOMETRY_ONLY = 0.6  # without space probabilities: split 60 % above the usual pitch
+# ... more where the ink shows a wider blank gap than the line's usual one, less where it
+# shows a narrower one: decades of evidence per x-height beyond _INK_MARGIN, at most _INK_CAP.
+_INK_WEIGHT, _INK_MARGIN, _INK_CAP = 4.0, 0.2, 2.0
+_INK_SPAN = 2  # steps between two glyphs' centres for a narrow gap to count against a space
+_NARROW = set("1lIij|!.,:;'")  # characters whose advance is much wider than their ink
+_BONUS = {
+    "after_comma": 1.5,
+    "after_stop": 0.7,
+    "digits": -1.0,
+    "after_apostrophe": -0.7,
+    "in_number": -2.5,
+    "kind_change": 0.5,
+}
+_CLOSING = set(".,:;!?)]}%'»”’…")  # attach to the previous word
+_OPENING = set("([{«“‘$")  # attach to the next word
+
+
+def group_words(glyphs: Sequence[Glyph]) -> list[tuple[str, int, int, float]]:
+    """Words of one line (text, first step, end step, confidence), spaces restored.
+
+    A word's confidence is the lowest of its characters': a word is only as right as its least
+    certain character, and a mean would hide one doubtful letter in a long word. The line's text
+    is the words joined by single spaces (a CJK run is one word: no space is ever put in it).
+    """
+    glue, pitch, gap = _glue(glyphs), _usual_pitch(glyphs), _usual_gap(glyphs)
+    spaces = sum(g.char.isspace() for g in glyphs)
+    threshold = _SPACED_LOG10 if spaces * _SPACED >= len(glyphs) - spaces else _SPACE_LOG10
+    words: list[list[Glyph]] = [[]]
+    for i, glyph in enumerate(glyphs):
+        if glyph.char.isspace():
+            if not thousands(glyphs, i):
+                words.append([])
+            continue
+        word = words[-1]
+        if word and not glue[i] and _is_space(word[-2:], glyph, pitch, gap, threshold):
+            words.append([])
+        words[-1].append(glyph)
+    words = [word for word in words if word]
+    for i in range(1, len(words) - 1):
+        words[i] = ampersand(words[i - 1], words[i], words[i + 1])
+    return [
+        (
+            "".join(g.char for g in one_kind(word)),
+            word[0].start,
+            word[-1].end,
+            min(g.confidence for g in word),
+        )
+        for word in words
+    ]
+
+
+def _glue(glyphs: Sequence[Glyph]) -> list[bool]:
+    """glue[i]: glyph i never starts a word unless the decoder put a space before it: it is
+    CJK or closing punctuation, or the glyph before it is CJK or opens ('(', an opening '"').
+    Full-width punctuation after CJK counts as CJK."""
+    glue = [False] * (len(glyphs) + 1)
+    quotes, cjk = 0, False
+    for i, glyph in enumerate(glyphs):
+        char = plain(glyph.char)
+        cjk = is_cjk(char) or (cjk and char != glyph.char)
+        quotes += char == '"'
+        closes = char in _CLOSING or (char == '"' and quotes % 2 == 0)
+        opens = char in _OPENING or (char == '"' and quotes % 2 == 1)
+        glue[i] |= closes or cjk
+        glue[i + 1] |= opens or cjk
+    return glue[:-1]
+
+
+def _usual_pitch(glyphs: Sequence[Glyph]) -> float:
+    """Median distance, in steps, between adjacent characters' centres on this line."""
+    pitches = [
+        b.center - a.center
+        for a, b in itertools.pairwise(glyphs)
+        if not (a.char.isspace() or b.char.isspace())
+    ]
+    return max(statistics.median(pitches), 1e-6) if pitches else 1.0
+
+
+def _usual_gap(glyphs: Sequence[Glyph]) -> float | None:
+    """Median blank gap before this line's glyphs, in x-heights (None: its ink unmeasured)."""
+    gaps = [g.gap for g in glyphs if g.gap is not None]
+    return statistics.median(gaps) if gaps else None
+
+
+def _is_space(
+    before: Sequence[Glyph], right: Glyph, pitch: float, gap: float | None, threshold: float
+) -> bool:
+    """True when a space was dropped between the last of `before` (the word so far's last one
+    or two characters) and `right`: when the evidence, in decades of probability, exceeds
+    `threshold` (`pitch` and `gap`: the line's usual ones)."""
+    left = before[-1]
+    excess = (right.center - left.center) / pitch - 1
+    if right.space is None:
+        return excess > _GEOMETRY_ONLY
+    evidence = math.log10(max(right.space, 1e-6)) + _PITCH_WEIGHT * excess
+    if right.gap is not None and gap is not None:
+        ink = _INK_WEIGHT * (right.gap - gap - _INK_MARGIN)
+        if ink > 0 and (plain(left.char) in _NARROW or plain(right.char) in _NARROW):
+            ink = 0.0  # in fixed-width digits and fonts, ink leaves a wide gap around a '1'
+        if ink < 0 and right.center - left.center < _INK_SPAN:
+            ink = 0.0  # glyphs a step apart: their ink may lie beyond the columns looked at
+        evidence += max(-_INK_CAP, min(ink, _INK_CAP))
+    chars = "".join(plain(g.char) for g in before)
+    return evidence + _bonus(chars, plain(right.char)) > threshold
+
+
+def _bonus(before: str, right: str) -> float:
+    """Evidence for a space from the characters themselves, in decades of probability
+    (`before`: the last one or two characters before the gap)."""
+    left = before[-1]
+    if left in ",.:-/" and before[:-1].isdigit() and right.isdigit():  # 3,482.15 8:30 88-2317
+        return _BONUS["in_number"]
+    if left in ",;" and right.isalpha():
+        return _BONUS["after_comma"]
+    if left in ":." and right.isalpha() or left == ":" and right.isdigit():
+        return _BONUS["after_stop"]
+    if left.isdigit() and right.isdigit():
+        return _BONUS["digits"]
+    if left == "'" and right.isalpha():
+        return _BONUS["after_apostrophe"]
+    if (
+        left.isascii()
+        and right.isascii()
+        and left.isalpha() != right.isalpha()
+        and (left.isalnum() and right.isalnum())
+    ):  # "Tel 01539", "No 42"
+        return _BONUS["kind_change"]
+    return 0.0
