@@ -71,9 +71,19 @@ class Settings(BaseSettings):
     )
     ocr_threads: int = Field(2, ge=1, le=64, description="CPU threads for Paddle inference.")
     low_confidence: float = Field(
-        0.80, ge=0, le=1, description="Lines below this confidence are flagged in exports."
+        0.80,
+        ge=0,
+        le=1,
+        description="Words and lines below this confidence are flagged in exports and DuckDB.",
     )
 
+    review_share: float = Field(
+        0.10,
+        ge=0,
+        le=1,
+        description="A document is flagged needs-review when more than this share of its words "
+        "are below low_confidence, or when it has no text at all.",
+    )
     db_lock_timeout: float = Field(
         60.0, gt=0, description="Seconds to wait for the DuckDB writer lock before giving up."
     )

@@ -6,6 +6,7 @@ Coordinates: every box is (x0, y0, x1, y1) in PDF points (1/72 inch) on the page
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -127,3 +128,48 @@ class EngineInfo:
     name: str
     version: str
     models: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Review:
+    """A document's confidence as its words tell it, and whether a person should look at it.
+
+    Confidence is per word (a word is only as sure as its least sure character), so one weak
+    word is not hidden by a long line of sure ones. `reasons` is empty when no review is needed.
+    """
+
+    words: int
+    weak_words: int  # below the low-confidence threshold
+    mean_confidence: float | None  # over words
+    weakest: float | None
+    reasons: tuple[str, ...]
+
+    @property
+    def needed(self) -> bool:
+        return bool(self.reasons)
+
+
+def review(pages: Sequence[Page], low_confidence: float, weak_share: float) -> Review:
+    """Flag a document with no text at all, or with more than `weak_share` of its words below
+    `low_confidence`."""
+    confidences = [w.confidence for page in pages for line in page.lines for w in words_of(line)]
+    weak = sum(c < low_confidence for c in confidences)
+    reasons: list[str] = []
+    if not confidences:
+        reasons.append("no text found")
+    elif weak > weak_share * len(confidences):
+        reasons.append(
+            f"{weak} of {len(confidences)} words read with confidence below {low_confidence:g}"
+        )
+    return Review(
+        len(confidences),
+        weak,
+        sum(confidences) / len(confidences) if confidences else None,
+        min(confidences, default=None),
+        tuple(reasons),
+    )
+
+
+def words_of(line: Line) -> tuple[Word, ...]:
+    """The line's words, or the whole line as one word when the engine gave no word boxes."""
+    return line.words or (Word(line.text, line.confidence, line.box),)

@@ -45,6 +45,17 @@ def word_boxes(text: str, size: int, origin: tuple[int, int]) -> list[tuple[floa
     return spans
 
 
+def test_a_line_is_as_sure_as_its_weakest_word(engine: OcrEngine) -> None:
+    """One smudged word must show in its line's confidence, not vanish in a mean."""
+    image = text_page(["Total amount due 42.00", "Please come again"], size=40, width=1200)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((300, 160, 420, 190), fill=170)  # a grey smear over "come"
+    lines = engine.read(np.asarray(image)).lines
+    assert lines and all(ln.confidence == min(w.confidence for w in ln.words) for ln in lines)
+    smeared = lines[-1]
+    assert smeared.confidence < max(w.confidence for w in smeared.words)
+
+
 def test_spaces_and_word_boxes_of_an_english_line(engine: OcrEngine) -> None:
     image = text_page([SENTENCE], size=40, width=1300, margin=50)
 
