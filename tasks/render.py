@@ -22,12 +22,12 @@ from prefect.runtime import flow_run
 from core.errors import CorruptFileError, TooLargeError
 from core.settings import Settings
 from core.values import Box, Line, Page, Source, Word
+from tasks.dpi import image_dpi
 from tasks.files import check_pixels, open_image, open_pdf, pdf_errors, pil_errors
 from tasks.tracking import step
 
 log = logging.getLogger(__name__)
 
-SANE_DPI = (50.0, 2400.0)
 _TEXT_FLAGS = pymupdf.TEXT_MEDIABOX_CLIP  # ligatures expanded; unknown glyphs come out as U+FFFD
 _GARBAGE_CATEGORIES = {"Cc", "Cf", "Co", "Cs", "Cn"}
 _MAX_GARBAGE = 0.10
@@ -42,7 +42,6 @@ _ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
 class _Limits:
     dpi: int
     min_dpi: int
-    image_dpi: int
     max_pixels: int
     text_layer_min_chars: int
 
@@ -55,7 +54,6 @@ def render(source: Source, settings: Settings) -> list[Page]:
         work_folder(settings, source.sha256),
         dpi=settings.dpi,
         min_dpi=settings.min_dpi,
-        image_dpi=settings.image_dpi,
         max_pixels=settings.max_pixels,
         text_layer_min_chars=settings.text_layer_min_chars,
     )
@@ -77,12 +75,11 @@ def render_pages(
     *,
     dpi: int,
     min_dpi: int,
-    image_dpi: int,
     max_pixels: int,
     text_layer_min_chars: int,
 ) -> list[Page]:
     """Every page of `source`: text-layer pages with their lines, the others rasterised."""
-    limits = _Limits(dpi, min_dpi, image_dpi, max_pixels, text_layer_min_chars)
+    limits = _Limits(dpi, min_dpi, max_pixels, text_layer_min_chars)
     work_dir.mkdir(parents=True, exist_ok=True)
     render = _pdf_pages if source.kind == "pdf" else _image_pages
     pages = render(source, work_dir, limits)
@@ -235,7 +232,7 @@ def _image_pages(source: Source, work_dir: Path, limits: _Limits) -> list[Page]:
 
 def _image_page(im: Image.Image, number: int, work_dir: Path, limits: _Limits) -> Page:
     orientation = im.getexif().get(0x0112, 1)  # read before load: TIFF applies it on load
-    dpi_x, dpi_y = image_dpi(im.info, limits.image_dpi)
+    dpi_x, dpi_y = image_dpi(im.info, im.size)
     if orientation in (5, 6, 7, 8):
         dpi_x, dpi_y = dpi_y, dpi_x
     im.load()
@@ -249,18 +246,6 @@ def _image_page(im: Image.Image, number: int, work_dir: Path, limits: _Limits) -
     return Page(
         number, frame.width * 72 / dpi, frame.height * 72 / dpi, "ocr", image_path=path, dpi=dpi
     )
-
-
-def image_dpi(info: dict, fallback: float) -> tuple[float, float]:
-    """(x, y) dpi from Pillow's `info`; an implausible value is replaced by the other or by
-    `fallback`."""
-    try:
-        values = [round(float(v), 1) for v in info.get("dpi", ())][:2]  # PNG: 299.9994
-    except (TypeError, ValueError, ZeroDivisionError):
-        values = []
-    sane = [v if SANE_DPI[0] <= v <= SANE_DPI[1] else None for v in values] or [None]
-    x, y = sane[0], sane[-1]
-    return (x or y or fallback, y or x or fallback)
 
 
 def _square_pixels(

@@ -17,7 +17,6 @@ from core.values import Line, Page, Source, Word
 from tasks.pdf import write_searchable_pdf
 
 DPI = 100
-FONT = ImageFont.load_default(size=40)
 
 
 def pt(px: float) -> float:
@@ -25,18 +24,25 @@ def pt(px: float) -> float:
 
 
 def draw_lines(
-    img: Image.Image, rows: Sequence[Sequence[str]], *, left: int = 50, top: int = 40, gap: int = 80
+    img: Image.Image,
+    rows: Sequence[Sequence[str]],
+    *,
+    left: int = 50,
+    top: int = 40,
+    gap: int = 80,
+    dpi: int = DPI,
+    size: int = 40,
 ) -> tuple[Line, ...]:
     """Draw `rows` of words with Pillow; return Lines whose word boxes are where they landed."""
-    draw = ImageDraw.Draw(img)
+    draw, font, scale = ImageDraw.Draw(img), ImageFont.load_default(size=size), 72 / dpi
     lines = []
     for i, row in enumerate(rows):
         x, y, words = float(left), top + i * gap, []
         for text in row:
-            x0, y0, x1, y1 = draw.textbbox((x, y), text, font=FONT)
-            draw.text((x, y), text, font=FONT, fill=0)
-            words.append(Word(text, 0.9, (pt(x0), pt(y0), pt(x1), pt(y1))))
-            x = x1 + draw.textlength(" ", font=FONT)
+            x0, y0, x1, y1 = draw.textbbox((x, y), text, font=font)
+            draw.text((x, y), text, font=font, fill=0)
+            words.append(Word(text, 0.9, (x0 * scale, y0 * scale, x1 * scale, y1 * scale)))
+            x = x1 + draw.textlength(" ", font=font)
         box = (
             min(w.box[0] for w in words),
             min(w.box[1] for w in words),
@@ -266,7 +272,6 @@ def test_a_sideways_scanned_pdf_page_comes_out_upright_and_searchable(tmp_path: 
         tmp_path / "work",
         dpi=DPI,
         min_dpi=72,
-        image_dpi=DPI,
         max_pixels=50_000_000,
         text_layer_min_chars=20,
     )

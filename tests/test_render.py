@@ -16,14 +16,14 @@ from PIL import Image, ImageDraw, ImageFont
 from reportlab.pdfgen import canvas
 
 from core.errors import CorruptFileError, RejectedError, TooLargeError
+from tasks.dpi import image_dpi
 from tasks.files import inspect_file
-from tasks.render import fit_dpi, image_dpi, render_pages, usable_text
+from tasks.render import fit_dpi, render_pages, usable_text
 
 LIMITS = {"max_bytes": 512 << 20, "max_pages": 2000, "max_pixels": 100_000_000}
 OPTIONS = {
     "dpi": 200,
     "min_dpi": 100,
-    "image_dpi": 300,
     "max_pixels": 100_000_000,
     "text_layer_min_chars": 20,
 }
@@ -129,7 +129,7 @@ def test_lzw_tiff_colour_is_kept(tmp_path):
     image.save(path, compression="tiff_lzw")
     (page,) = render(path, tmp_path / "work")
     assert (pixels(page.image_path) == np.asarray(image)).all()
-    assert page.dpi == 300  # no dpi in the file: image_dpi
+    assert page.dpi == 100  # no dpi in the file: 850 x 1100 px is Letter at 100 dpi
 
 
 def test_cmyk_jpeg_becomes_rgb(tmp_path):
@@ -174,6 +174,21 @@ def test_16_bit_gray_is_stretched_to_8_bit(tmp_path):
     assert (np.diff(raster[0].astype(int)) >= 0).all()
 
 
+@pytest.mark.parametrize(
+    "paper,size_px,size_pt",
+    [("A4", (827, 1169), (595.3, 841.9)), ("Letter", (850, 1100), (612, 792))],
+)
+def test_scan_without_dpi_gets_its_paper_size(tmp_path, paper, size_px, size_pt):
+    """A 100 dpi scan saved with no dpi: a page of its real size, the same pixels read."""
+    image = page_with_text(f"{paper} form", size=size_px)
+    path = tmp_path / "form.png"
+    image.save(path)  # no dpi metadata
+    assert "dpi" not in Image.open(path).info
+    (page,) = render(path, tmp_path / "work")
+    assert (page.width, page.height) == pytest.approx(size_pt, abs=1)
+    assert page.dpi == 100 and (pixels(page.image_path) == np.asarray(image)).all()
+
+
 def test_truncated_jpeg_is_corrupt(tmp_path):
     buffer = io.BytesIO()
     page_with_text("Cut short", mode="RGB").save(buffer, format="JPEG")
@@ -197,7 +212,7 @@ def test_truncated_jpeg_is_corrupt(tmp_path):
     ],
 )
 def test_image_dpi(info, expected):
-    assert image_dpi(info, 150) == expected
+    assert image_dpi(info, (1275, 1650)) == expected  # without a sane dpi: Letter at 150 dpi
 
 
 # --- PDFs --------------------------------------------------------------------------------
