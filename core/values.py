@@ -85,6 +85,9 @@ class Page:
     # Degrees counter-clockwise the raster was turned to read it upright; image_path, width
     # and height are then the upright page's.
     rotation: int = 0
+    # The PDF was damaged and MuPDF rebuilt its structure to read it; this page came out of
+    # the repair with real content (a repair that gives none is refused as corrupt).
+    repaired: bool = False
 
     @property
     def text(self) -> str:

@@ -117,6 +117,7 @@ def json_document(
             "pages": len(pages),
             "created": created.isoformat(timespec="seconds"),
             "low_confidence_below": low_confidence,
+            "repaired": any(page.repaired for page in pages),  # a damaged PDF MuPDF rebuilt
             "review": _review_json(checked, review_share),
         },
         "engine": {"name": engine.name, "version": engine.version, "models": engine.models},

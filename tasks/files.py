@@ -34,6 +34,7 @@ from core.errors import (
 from core.settings import Settings
 from core.values import Source
 from store.db import Store
+from tasks.pdf_check import check_structure
 from tasks.tracking import step
 
 log = logging.getLogger(__name__)
@@ -240,6 +241,9 @@ def _open_regular(path: Path) -> int:
 def _count_pdf_pages(path: Path, max_pages: int) -> int:
     with open_pdf(path) as doc:
         pages = doc.page_count
+        if pages:  # too many pages: refused before each is loaded
+            _check_count(path.name, pages, max_pages)
+        check_structure(doc, path.name)  # no pages after a repair: corrupt, not empty
         if doc.xref_get_key(doc.pdf_catalog(), "NeedsRendering")[1] == "true":
             raise UnsupportedFileError(
                 f"{path.name}: a dynamic XFA form; its content is not in the PDF pages"

@@ -7,6 +7,7 @@ Pages are handled one at a time, so at most one page raster is in memory.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import shutil
@@ -24,6 +25,7 @@ from core.settings import Settings
 from core.values import Box, Line, Page, Source, Word
 from tasks.dpi import image_dpi
 from tasks.files import check_pixels, open_image, open_pdf, pdf_errors, pil_errors
+from tasks.pdf_check import check_rendered
 from tasks.tracking import step
 
 log = logging.getLogger(__name__)
@@ -136,13 +138,21 @@ def _raster_path(work_dir: Path, number: int) -> Path:
 def _pdf_pages(source: Source, work_dir: Path, limits: _Limits) -> list[Page]:
     pages = []
     with open_pdf(source.path) as doc:
+        repaired = doc.is_repaired
         for index in range(doc.page_count):
             with pdf_errors(f"{source.name} page {index + 1}"):
-                pages.append(_pdf_page(doc.load_page(index), index + 1, work_dir, limits))
+                page = _pdf_page(doc.load_page(index), index + 1, work_dir, limits, repaired)
+            pages.append(dataclasses.replace(page, repaired=repaired))
+    if repaired:
+        log.info(
+            "%s: damaged PDF repaired by MuPDF, %d page(s) with content", source.name, len(pages)
+        )
     return pages
 
 
-def _pdf_page(page: pymupdf.Page, number: int, work_dir: Path, limits: _Limits) -> Page:
+def _pdf_page(
+    page: pymupdf.Page, number: int, work_dir: Path, limits: _Limits, repaired: bool
+) -> Page:
     width, height = page.rect.width, page.rect.height
     if width <= 0 or height <= 0:
         raise CorruptFileError(f"page {number} has no area ({width} x {height} pt)")
@@ -154,6 +164,8 @@ def _pdf_page(page: pymupdf.Page, number: int, work_dir: Path, limits: _Limits) 
     dpi = fit_dpi(number, width, height, limits.dpi, limits.min_dpi, limits.max_pixels)
     colorspace = pymupdf.csGRAY if _looks_gray(page) else pymupdf.csRGB
     pix = page.get_pixmap(dpi=dpi, colorspace=colorspace, alpha=False)
+    # MuPDF's warnings since this page's pdf_errors began: what went wrong drawing it
+    check_rendered(page, pix, number, repaired=repaired, warnings=pymupdf.TOOLS.mupdf_warnings(0))
     pix.set_dpi(dpi, dpi)
     path = _raster_path(work_dir, number)
     pix.save(str(path))

@@ -125,6 +125,7 @@ def test_json_holds_the_full_structure(written: dict[str, Path]) -> None:
     assert list(data) == ["document", "engine", "pages"]
     assert data["document"]["name"] == "Scan 01.pdf" and data["document"]["pages"] == 3
     assert data["document"]["created"] == "2025-03-04T05:06:07+00:00"
+    assert data["document"]["repaired"] is False
     assert data["document"]["review"] == {
         "needed": True,
         "reasons": ["1 of 4 words read with confidence below 0.5"],

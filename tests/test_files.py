@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import re
 import struct
 import time
 import zipfile
@@ -128,6 +130,62 @@ def test_pdf_header_without_body_is_corrupt(tmp_path):
     path.write_bytes(b"%PDF-1.7\n" + os.urandom(2000) + b"\n%%EOF\n")
     with pytest.raises(CorruptFileError):
         inspect(path)
+
+
+def scan_pdf(path: Path, pages: int = 3) -> Path:
+    """A scanner-style A4 PDF written by MuPDF: catalog and page tree first, then the pages."""
+    doc = pymupdf.open()
+    image = scan_png(path.with_suffix(".png"))
+    for _ in range(pages):
+        doc.new_page(width=595, height=842).insert_image(
+            pymupdf.Rect(0, 0, 595, 842), filename=image
+        )
+    doc.save(path, garbage=3, deflate=True)
+    return path
+
+
+def test_pdf_cut_to_500_bytes_is_corrupt_not_blank_pages(tmp_path):
+    data = scan_pdf(tmp_path / "full.pdf").read_bytes()
+    (tmp_path / "cut.pdf").write_bytes(data[:500])  # the page tree survives, the pages do not
+    with pytest.raises(CorruptFileError, match=r"cut.pdf: page \d.*after MuPDF repaired"):
+        inspect(tmp_path / "cut.pdf")
+
+
+def test_pdf_cut_before_its_page_tree_is_corrupt_not_empty(tmp_path):
+    pdf = canvas.Canvas(str(tmp_path / "full.pdf"))  # reportlab: the page tree comes last
+    for _ in range(3):
+        pdf.drawImage(str(scan_png(tmp_path / "scan.png")), 0, 0, 595, 842)
+        pdf.showPage()
+    pdf.save()
+    (tmp_path / "cut.pdf").write_bytes((tmp_path / "full.pdf").read_bytes()[:500])
+    with pytest.raises(CorruptFileError, match="no page tree"):
+        inspect(tmp_path / "cut.pdf")
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        pytest.param(lambda body: bytes((b * 7 + 13) % 256 for b in body), id="noise"),
+        pytest.param(lambda body: b"1" * len(body), id="a-number"),
+        pytest.param(lambda body: b"<</Foo 1>>".ljust(len(body)), id="another-dictionary"),
+    ],
+)
+def test_pdf_whose_page_objects_are_garbage_is_corrupt(tmp_path, garbage):
+    data = scan_pdf(tmp_path / "full.pdf").read_bytes()
+    page = re.compile(rb"(\d+ 0 obj\n)(<</Type/Page/.*?>>)(\nendobj)", re.S)
+    damaged = page.sub(lambda m: m[1] + garbage(m[2]) + m[3], data)  # same length: xref holds
+    assert damaged != data and len(damaged) == len(data)
+    (tmp_path / "garbage.pdf").write_bytes(damaged)
+    with pytest.raises(CorruptFileError, match="garbage.pdf: page 1"):
+        inspect(tmp_path / "garbage.pdf")
+
+
+def test_repairable_pdf_with_real_pages_is_accepted(tmp_path, caplog):
+    data = scan_pdf(tmp_path / "full.pdf").read_bytes()
+    (tmp_path / "damaged.pdf").write_bytes(data.replace(b"startxref", b"startxXXX"))
+    with caplog.at_level(logging.INFO, logger="tasks.pdf_check"):
+        assert inspect(tmp_path / "damaged.pdf").page_count == 3
+    assert any("MuPDF rebuilt" in r.getMessage() for r in caplog.records)
 
 
 def test_truncated_png_fails_fast(tmp_path):

@@ -303,7 +303,32 @@ def test_damaged_pdf_is_repaired_and_mupdf_warnings_are_logged(tmp_path, caplog)
     with caplog.at_level(logging.DEBUG, logger="tasks.files"):
         (page,) = render(tmp_path / "damaged.pdf", tmp_path / "work")
     assert page.method == "ocr" and pixels(page.image_path).min() < 50
+    assert page.repaired  # recorded, for the caller to store
     assert any("MuPDF" in r.getMessage() and "repair" in r.getMessage() for r in caplog.records)
+
+
+def test_pdf_whose_page_content_is_garbage_is_corrupt_at_render(tmp_path):
+    doc = pymupdf.open(scanned_pdf(tmp_path / "scan.pdf", pages=2))
+    doc[0].insert_text((72, 72), "a stamp")  # the page claims text and an image
+    for xref in doc[0].get_contents():
+        doc.update_stream(xref, bytes((i * 37) % 256 for i in range(300)), compress=0)
+    doc.save(tmp_path / "garbage.pdf")
+    with pytest.raises(CorruptFileError, match=r"page 1 claims images and text but renders blank"):
+        render(tmp_path / "garbage.pdf", tmp_path / "work")
+
+
+def test_blank_pages_are_processed(tmp_path):
+    doc = pymupdf.open()
+    doc.new_page()  # nothing on it
+    buffer = io.BytesIO()
+    Image.new("L", (850, 1100), 255).save(buffer, format="PNG")
+    doc.new_page().insert_image(
+        pymupdf.Rect(0, 0, 612, 792), stream=buffer.getvalue()
+    )  # white scan
+    doc.save(tmp_path / "blank.pdf")
+    pages = render(tmp_path / "blank.pdf", tmp_path / "work")
+    assert [(p.method, p.repaired) for p in pages] == [("ocr", False), ("ocr", False)]
+    assert all(pixels(p.image_path).min() == 255 for p in pages)
 
 
 def test_oversized_page_is_refused(tmp_path):
