@@ -73,6 +73,8 @@ def add_image_page(doc: pymupdf.Document, source: Source, page: Page) -> None:
     else:
         _draw_strips(doc, target, image)
     target.set_rotation(turn)
+    what = "JPEG" if isinstance(image, bytes) else f"G4 in {len(image.data)} strip(s)"
+    log.debug("%s page %d: %s embedded as stored, turned %d", source.name, page.number, what, turn)
 
 
 def _original(source: Source, page: Page) -> tuple[bytes | _Strips, int] | None:

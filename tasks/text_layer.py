@@ -1,4 +1,5 @@
-"""The invisible text layer: one text-only page per OCR page, to be laid over its target.
+"""The invisible text layer of OCR pages: written into pages made here from an image file, or
+as one text-only page per OCR page to lay over a PDF's own page.
 
 Each word is drawn in the glyphless font (tasks.glyphless) in render mode 3 (invisible) over its
 own box: stretched (Tz) to the box's width, one em as high as its line, or as its own box on a
