@@ -1,20 +1,21 @@
-"""The two engines under test, each measured in processes of its own.
+"""The two engines under test, each in a process of its own, measured the same way.
 
-Ours runs in `bench.worker` (one process: model load, then every page); Tesseract runs as
-`tesseract <img> stdout --psm 3`, one process per page, as a pipeline calling it would. The two
-alternate page by page. Peak RSS is each process's own ru_maxrss (our worker's; the largest of
-the Tesseract children), never the benchmark's own.
+Ours runs in `bench.worker`, Tesseract in `bench.tesseract` (its C API): each loads its model
+once, then reads every page warm; a page's seconds are the wall time of reading it from its
+file, timed inside the worker. Both get the same threads (our `TOOL_OCR_OCR_THREADS`, and
+OMP_THREAD_LIMIT for Tesseract) and alternate page by page, who goes first changing every page.
+Start-up is measured apart, so a per-file view can add it: for ours a new worker process until
+its model is loaded (what `tool-ocr process` pays once per call), for Tesseract its CLI on a
+blank page (what a pipeline calling `tesseract` per file pays). Peak RSS is each worker's own.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,10 @@ from typing import Any
 
 from PIL import Image
 
+from bench.tesseract import library
+
 ROOT = Path(__file__).resolve().parents[1]  # the repository: bench/ and the pipeline's packages
+STARTS = 3  # fresh processes timed for each engine's start-up
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class EngineRun:
     version: str = ""
     texts: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
-    load_seconds: float = 0.0
+    start_seconds: float = 0.0  # a new process until its model is loaded (median)
     peak_rss_mib: float = 0.0
     note: str = ""
 
@@ -53,28 +57,25 @@ class EngineRun:
         return not self.note
 
 
-class OursWorker:
-    """Our engine in a `bench.worker` child process, asked one page at a time."""
+class Worker:
+    """An engine in a child process (`module` speaks `bench.serve`'s protocol)."""
 
-    def __init__(self, work: Path) -> None:
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
-            ),
-        }
-        self._log_path = work / "ours.log"
-        self._log = self._log_path.open("w")
+    def __init__(self, module: str, work: Path, env: dict[str, str] | None = None) -> None:
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        self._log_path = work / f"{module}.log"
+        self._log = self._log_path.open("a")
+        started = time.perf_counter()
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.worker"],
-            env=env,
+            [sys.executable, "-m", module],
+            env={**os.environ, "PYTHONPATH": path, **(env or {})},
             text=True,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
         )
         hello = self._receive()
-        self.run = EngineRun("ours", _describe(hello["engine"]), load_seconds=hello["load_seconds"])
+        self.start_seconds = time.perf_counter() - started
+        self.run = EngineRun(hello["engine"].get("name", module), _describe(hello["engine"]))
 
     def read(self, scan: Scan) -> None:
         """Read `scan` into `self.run`."""
@@ -106,29 +107,74 @@ class OursWorker:
         if not line:
             self._proc.wait()
             tail = self._log_path.read_text("utf-8", errors="replace")[-3000:]
-            raise RuntimeError(f"our engine's worker died ({self._proc.returncode}):\n{tail}")
+            raise RuntimeError(f"bench worker died ({self._proc.returncode}):\n{tail}")
         reply: dict[str, Any] = json.loads(line)
         return reply
 
 
-def run_side_by_side(scans: list[Scan], work: Path) -> tuple[EngineRun, EngineRun]:
-    """Both engines page by page (ours, then Tesseract on the same page): load changes on the
-    machine hit both alike."""
-    ours, tess = OursWorker(work), Tesseract()
+def start_seconds(module: str, work: Path, env: dict[str, str] | None = None) -> float:
+    """Median over STARTS fresh `module` workers of the time until each is ready."""
+    times = []
+    for _ in range(STARTS):
+        worker = Worker(module, work, env)
+        times.append(worker.start_seconds)
+        worker.close()
+    return statistics.median(times)
+
+
+def run_side_by_side(
+    scans: list[Scan], work: Path, threads: int, ours_env: dict[str, str] | None = None
+) -> tuple[EngineRun, EngineRun]:
+    """Both engines page by page, who goes first alternating: load changes on the machine
+    hit both alike."""
+    # Tesseract's idle OpenMP threads wait passively, as ours do (`runtime.OnnxNet`): spinning,
+    # they stalled it several-fold whenever the machine was busy.
+    tess_env = {"OMP_THREAD_LIMIT": str(threads), "OMP_WAIT_POLICY": "PASSIVE"}
+    have_tess = library() is not None
+    workers = [Worker("bench.worker", work, ours_env)]
+    if have_tess:
+        workers.append(Worker("bench.tesseract", work, tess_env))
     for i, scan in enumerate(scans, start=1):
-        ours.read(scan)
-        tess.read(scan)
+        for worker in workers if i % 2 else workers[::-1]:
+            worker.read(scan)
         print(
-            f"  {i}/{len(scans)} {scan.name}: ours {ours.run.seconds[scan.name]:.2f} s"
-            + (f", tesseract {tess.run.seconds[scan.name]:.2f} s" if tess.run.ran else ""),
+            f"  {i}/{len(scans)} {scan.name}: "
+            + ", ".join(f"{w.run.name} {w.run.seconds[scan.name]:.2f} s" for w in workers),
             flush=True,
         )
-    return ours.close(), tess.run
+    runs = [worker.close() for worker in workers]
+    runs[0].start_seconds = start_seconds("bench.worker", work, ours_env)
+    if not have_tess:
+        return runs[0], EngineRun(
+            "tesseract",
+            note="libtesseract not installed "
+            "(apt-get install tesseract-ocr): its columns are skipped",
+        )
+    runs[1].start_seconds = cli_start_seconds(work, tess_env)
+    return runs[0], runs[1]
+
+
+def cli_start_seconds(work: Path, env: dict[str, str]) -> float:
+    """Median over STARTS runs of `tesseract blank.png stdout --psm 1` on a 64 x 64 blank page:
+    what a pipeline calling Tesseract's CLI pays per file besides the page itself."""
+    blank = work / "blank.png"
+    Image.new("L", (64, 64), 255).save(blank, dpi=(300, 300))
+    times = []
+    for _ in range(STARTS):
+        begun = time.perf_counter()
+        subprocess.run(
+            ["tesseract", str(blank), "stdout", "--psm", "1"],
+            env={**os.environ, **env},
+            capture_output=True,
+            check=False,
+        )
+        times.append(time.perf_counter() - begun)
+    return statistics.median(times)
 
 
 def soak_ours(scans: list[Scan], work: Path, count: int) -> tuple[dict[str, Any], float]:
     """One engine instance reading `count` pages: the RSS samples and the peak RSS."""
-    worker = OursWorker(work)
+    worker = Worker("bench.worker", work)
     pages = [{"name": s.name, "path": str(s.path), "dpi": s.dpi} for s in scans]
     result = worker.ask({"soak": count, "pages": pages})
     return result, worker.close().peak_rss_mib
@@ -137,65 +183,3 @@ def soak_ours(scans: list[Scan], work: Path, count: int) -> tuple[dict[str, Any]
 def _describe(info: dict[str, Any]) -> str:
     models = ", ".join(f"{k}={v}" for k, v in (info.get("models") or {}).items())
     return f"{info.get('name', '?')} {info.get('version', '')} ({models})".strip()
-
-
-class Tesseract:
-    """Tesseract 5 via its CLI (--psm 3), one process per page; a note when not installed."""
-
-    def __init__(self, binary: str = "tesseract") -> None:
-        self.exe = shutil.which(binary)
-        if self.exe is None:
-            self.run = EngineRun(
-                "tesseract",
-                note="tesseract not installed (apt-get install "
-                "tesseract-ocr): its columns are skipped",
-            )
-            return
-        self.run = EngineRun("tesseract", _tesseract_version(self.exe))
-        with tempfile.TemporaryDirectory() as tmp:
-            blank = Path(tmp) / "blank.png"
-            Image.new("L", (64, 64), 255).save(blank, dpi=(300, 300))
-            self.run.load_seconds = statistics.median(
-                _tesseract(self.exe, blank)[1] for _ in range(3)
-            )
-
-    def read(self, scan: Scan) -> None:
-        """Read `scan` into `self.run` (nothing when Tesseract is missing)."""
-        if self.exe is None:
-            return
-        text, seconds, rss = _tesseract(self.exe, scan.path)
-        _, single, rss_single = _tesseract(self.exe, scan.path, threads="1")
-        # Its strongest showing: the faster of its default OpenMP threads and one thread (on 2
-        # busy cores its default threads can stall it several-fold).
-        self.run.texts[scan.name], self.run.seconds[scan.name] = text, min(seconds, single)
-        self.run.peak_rss_mib = max(self.run.peak_rss_mib, rss, rss_single)
-
-
-def _tesseract_version(exe: str) -> str:
-    out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False)
-    return (
-        f"{(out.stdout or out.stderr).splitlines()[0].strip()}, s/page: the faster of its "
-        "default OpenMP threads and OMP_THREAD_LIMIT=1"
-    )
-
-
-def _tesseract(exe: str, image: Path, threads: str | None = None) -> tuple[str, float, float]:
-    """Text, wall seconds and peak RSS (MiB) of one `tesseract IMAGE stdout --psm 3` process
-    (`threads`: its OMP_THREAD_LIMIT; None leaves the environment's)."""
-    env = {**os.environ, **({"OMP_THREAD_LIMIT": threads} if threads else {})}
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [exe, str(image), "stdout", "--psm", "3"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    proc.stdout.close()
-    _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, not all children's
-    seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"tesseract failed on {image.name} ({proc.returncode})")
-    return out.decode("utf-8", errors="replace"), seconds, usage.ru_maxrss / 1024

@@ -2,20 +2,24 @@
 
 Each page is an encoded image file (PNG, JPEG or G4 TIFF, dpi recorded) plus the text lines
 as drawn, in reading order (upright text for rotated pages, column by column for two columns).
-Fonts: Pillow's built-in scalable font and every usable TTF/OTF under /usr/share/fonts.
+Fonts: Pillow's built-in scalable font and the text faces reportlab ships (Bitstream Vera,
+and Type 1 clones of Helvetica/Arial, Times and Courier): the bench controls them, so the
+same seed draws the same pages on any machine with the same Pillow and reportlab, whatever
+fonts the system has (`font_versions` names them in the report).
 """
 
 from __future__ import annotations
 
 import io
 import random
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import numpy as np
+import PIL
+import reportlab
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from bench.text import PARAGRAPHS, RECEIPT_HEADER, RECEIPT_ITEMS
@@ -24,11 +28,17 @@ FAMILIES = ("clean", "skew", "blur", "noise", "jpeg", "g4", "rotated", "columns"
 A4_INCHES = (8.27, 11.69)
 RECEIPT_INCHES = 3.15  # 80 mm till roll
 DPIS = (200, 240, 300)
-FONT_DIRS = (Path("/usr/share/fonts"),)
 DEFAULT_FONT = "default"
-_UNUSABLE = re.compile(r"math|symbol|emoji|dingbat|extralight|thin", re.IGNORECASE)
+# reportlab's text faces (its fonts folder also holds a symbol, a dingbat, a calligraphic
+# and a Khmer test font, which do not draw Latin text).
+BENCH_FONTS = (
+    "Vera.ttf", "VeraBd.ttf", "VeraIt.ttf", "VeraBI.ttf",
+    "_a______.pfb", "_ab_____.pfb", "_ai_____.pfb", "_abi____.pfb",
+    "_er_____.pfb", "_eb_____.pfb", "_ei_____.pfb", "_ebi____.pfb",
+    "com_____.pfb", "cob_____.pfb", "coo_____.pfb", "cobo____.pfb",
+)  # fmt: skip
 
-_STYLED = re.compile(r"bold|oblique|italic", re.IGNORECASE)
+_UPRIGHT = {"default", "Vera.ttf", "_a______.pfb", "_er_____.pfb", "com_____.pfb"}
 
 FontType = ImageFont.FreeTypeFont | ImageFont.ImageFont
 Placed = tuple[float, float, str]  # x, y (top), text
@@ -101,15 +111,14 @@ def make_page(family: str, index: int, seed: int = 0) -> BenchPage:
 
 @cache
 def available_fonts() -> tuple[str, ...]:
-    """The built-in font plus the system's Latin text fonts, in a stable order."""
-    found = {
-        str(p)
-        for d in FONT_DIRS
-        if d.is_dir()
-        for p in d.rglob("*")
-        if p.suffix.lower() in (".ttf", ".otf") and not _UNUSABLE.search(p.name)
-    }
-    return (DEFAULT_FONT, *sorted(found))
+    """The built-in font plus the bench's own faces (from reportlab), in a fixed order."""
+    folder = Path(reportlab.__file__).parent / "fonts"
+    return (DEFAULT_FONT, *(str(folder / name) for name in BENCH_FONTS))
+
+
+def font_versions() -> str:
+    """Which fonts drew the pages: Pillow's and reportlab's versions."""
+    return f"fonts: Pillow {PIL.__version__} built-in + reportlab {reportlab.Version} faces"
 
 
 def pick_font(rng: random.Random) -> str:
@@ -117,7 +126,8 @@ def pick_font(rng: random.Random) -> str:
     fonts, draw = available_fonts(), rng.random()
     if draw < 0.3:
         return DEFAULT_FONT
-    return rng.choice([f for f in fonts if not _STYLED.search(f)] if draw < 0.8 else fonts)
+    upright = [f for f in fonts if Path(f).name in _UPRIGHT]
+    return rng.choice(upright if draw < 0.8 else fonts)
 
 
 def load_font(name: str, size: int) -> FontType:

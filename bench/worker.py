@@ -1,21 +1,17 @@
 """Our engine in a process of its own, so its peak memory is measured alone.
 
-`python -m bench.worker` loads the engine the pipeline's settings select, answers
-`{"ready", "engine", "load_seconds"}`, then serves one JSON request per stdin line:
+`python -m bench.worker` loads the engine the pipeline's settings select (`TOOL_OCR_*`; the
+bench's `BENCH_RULES_OFF` switches correction rules off) and speaks `bench.serve`'s protocol:
 - `{"read": {"name", "path", "dpi"}}`: the page read the pipeline's way (`tasks.ocr.recognize`
   on a `Page`: `load_raster`, the engine) -> `{"name", "text", "seconds"}`;
 - `{"soak": N, "pages": [...]}`: N pages cycling through `pages` -> `{"progress": [page, rss]}`
   every 50 pages, then `{"samples": [...], "every": k}`.
-On end of input it answers `{"peak_rss_mib"}` and exits. Replies go to the original stdout;
-anything the engine prints goes to stderr.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -23,47 +19,35 @@ from typing import Any, TextIO
 
 from PIL import Image
 
+from bench.serve import replies, rss_mib, send, serve
 from core.settings import Settings
 from core.values import Page
 from engine import OcrEngine, get_engine
+from engine.rules import parse
 from tasks.ocr import engine_config, recognize
-
-MIB = 1024 * 1024
 
 
 def main() -> int:
     """Serve requests from stdin until it closes."""
-    replies = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)  # the engine's own prints must not corrupt the replies
-    started = time.perf_counter()
+    out, started = replies(), time.perf_counter()
     engine = load_engine()
-    info = engine.info
-    _send(
-        replies,
-        {
-            "ready": True,
-            "load_seconds": time.perf_counter() - started,
-            "engine": dataclasses.asdict(info) if dataclasses.is_dataclass(info) else {},
-        },
-    )
-    for line in sys.stdin:
-        request = json.loads(line)
+    info = dataclasses.asdict(engine.info) if dataclasses.is_dataclass(engine.info) else {}
+
+    def handle(request: dict[str, Any], out: TextIO) -> dict[str, Any]:
         if "read" in request:
-            _send(replies, read(engine, request["read"]))
-        else:
-            pages = [to_page(item) for item in request["pages"]]
-            _send(replies, soak(engine, pages, int(request["soak"]), replies))
-    _send(replies, {"peak_rss_mib": peak_rss_mib()})
-    return 0
+            return read(engine, request["read"])
+        pages = [to_page(item) for item in request["pages"]]
+        return soak(engine, pages, int(request["soak"]), out)
 
-
-def _send(out: TextIO, message: dict[str, Any]) -> None:
-    out.write(json.dumps(message) + "\n")
+    return serve(out, info, started, handle)
 
 
 def load_engine() -> OcrEngine:
-    """The engine the pipeline would use with the current TOOL_OCR_* settings."""
-    return get_engine(engine_config(Settings.load()))
+    """The engine the pipeline would use with the current TOOL_OCR_* settings, less the rules
+    named in BENCH_RULES_OFF."""
+    config = engine_config(Settings.load())
+    rules = parse(os.environ.get("BENCH_RULES_OFF", ""))
+    return get_engine(dataclasses.replace(config, rules=rules))
 
 
 def to_page(item: dict[str, Any]) -> Page:
@@ -90,22 +74,8 @@ def soak(engine: OcrEngine, pages: list[Page], count: int, out: TextIO) -> dict[
         recognize(pages[i % len(pages)], engine)
         if (i + 1) % every == 0 or i + 1 == count:
             samples.append((i + 1, rss_mib()))
-            _send(out, {"progress": samples[-1]})
+            send(out, {"progress": samples[-1]})
     return {"samples": samples, "every": every}
-
-
-def rss_mib() -> float:
-    """This process's resident set size now (Linux /proc; the peak elsewhere)."""
-    try:
-        resident = int(Path("/proc/self/statm").read_text().split()[1])
-    except OSError:
-        return peak_rss_mib()
-    return resident * os.sysconf("SC_PAGE_SIZE") / MIB
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident set size (ru_maxrss is in KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":

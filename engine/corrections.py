@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from engine.chars import plain
 from engine.recognize import Glyph
+from engine.rules import ALL_RULES, Rules
 
 # A stray digit among letters (or letter among digits) becomes the recogniser's likeliest
 # character of the other kind when that has at least this probability.
@@ -58,15 +59,20 @@ class _Kinds:
         return cls(alnum, digits, letters, len(digits) > len(letters) or signs)
 
 
-def one_kind(word: list[Glyph]) -> list[Glyph]:
+def one_kind(word: list[Glyph], rules: Rules = ALL_RULES) -> list[Glyph]:
     """A word's one stray digit among letters, or stray letter among digits, made the kind of
     the rest: always for look-alikes the recogniser cannot tell apart in many fonts (l, I, O
     or o in a number: "2l", "l1%", "1O5", "ll%"; 0 among letters: "0ctober", "sh0p"), else
     to the recogniser's likeliest character of that kind when it gave it a fair chance.
     Codes and ordinals stay: "A4", "MP3", "12A", "1st" (no fair second choice)."""
     kinds = _Kinds.of(word)
-    for rule in (_all_look_alikes, _look_alike_letter, _stray):
-        fixed = rule(word, kinds)
+    for name, rule in (
+        ("look_alikes", _all_look_alikes),
+        ("look_alikes", _look_alike_letter),
+        ("stray", _stray),
+        ("zero_letter", _zero_letter),
+    ):
+        fixed = rule(word, kinds) if name in rules else None
         if fixed is not None:
             return fixed
     return word
@@ -94,22 +100,33 @@ def _look_alike_letter(word: list[Glyph], kinds: _Kinds) -> list[Glyph] | None:
     return None
 
 
-def _stray(word: list[Glyph], kinds: _Kinds) -> list[Glyph] | None:
-    """One stray of the other kind in a word of MIN_STRAY_WORD or more letters and digits:
-    the recogniser's fair second choice, or O/o for a 0 among letters."""
+def _lone(kinds: _Kinds) -> Glyph | None:
+    """The one stray of the other kind in a word of MIN_STRAY_WORD or more letters and
+    digits, if there is exactly one."""
     if kinds.numeric:
         stray = kinds.letters
     else:
         stray = kinds.digits if len(kinds.letters) > len(kinds.digits) else []
     if len(stray) != 1 or len(kinds.alnum) < MIN_STRAY_WORD:
         return None
-    lone = stray[0]
-    if lone.other_p >= FAIR_CHANCE:
-        return _swap(word, lone, lone.other)
-    if lone.char == "0":
-        capital = lone is kinds.alnum[0] or all(g.char.isupper() for g in kinds.letters)
-        return _swap(word, lone, "O" if capital else "o")
-    return None
+    return stray[0]
+
+
+def _stray(word: list[Glyph], kinds: _Kinds) -> list[Glyph] | None:
+    """The lone stray becomes the recogniser's fair (FAIR_CHANCE) second choice."""
+    lone = _lone(kinds)
+    if lone is None or lone.other_p < FAIR_CHANCE:
+        return None
+    return _swap(word, lone, lone.other)
+
+
+def _zero_letter(word: list[Glyph], kinds: _Kinds) -> list[Glyph] | None:
+    """A lone 0 among letters becomes O (capitals, or the word's start) or o."""
+    lone = _lone(kinds)
+    if lone is None or lone.char != "0":
+        return None
+    capital = lone is kinds.alnum[0] or all(g.char.isupper() for g in kinds.letters)
+    return _swap(word, lone, "O" if capital else "o")
 
 
 def _swap(word: list[Glyph], glyph: Glyph, char: str) -> list[Glyph]:

@@ -1,8 +1,8 @@
 """Detection: the DB network's probability map made into text-line quads, and their geometry.
 
 The same steps PaddleOCR and RapidOCR run around the DB weights, written for speed on whole
-pages: the detector sees the page with its longest side capped (`DET_LIMIT`); a region is
-scored inside its own outline; pieces of one line are joined.
+pages: the detector sees the page with its longest side capped (`weights.Detection.limit`);
+a region is scored inside its own outline; pieces of one line are joined.
 """
 
 from __future__ import annotations
@@ -14,10 +14,6 @@ import pyclipper
 from core.values import Box
 
 Quad = np.ndarray  # 4 x 2 float32: top-left, top-right, bottom-right, bottom-left
-
-# Detector input's longest side (px): smaller lost whole lines of small type, larger read no
-# better and cost time (PaddleOCR's pipeline uses 1600).
-DET_LIMIT = 1120
 
 # Line crops run this much of the line's height further at both ends: the recogniser needs a
 # little room after the last character (a trailing comma or full stop on the crop's edge was

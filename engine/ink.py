@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from engine.recognize import INK, REC_STEP, Glyph
+from engine.rules import ALL_RULES, Rules
 
 MARKS = ".,:;"
 _ASCII = {"．": ".", "，": ",", "：": ":", "；": ";"}  # full-width forms the recogniser also uses
@@ -155,7 +156,7 @@ def _baseline(bottoms: np.ndarray) -> float:
     return float(rows[np.argmax([(np.abs(bottoms - r) <= 1).sum() for r in rows])])
 
 
-def checked(glyphs: Sequence[Glyph], level: np.ndarray) -> list[Glyph]:
+def checked(glyphs: Sequence[Glyph], level: np.ndarray, rules: Rules = ALL_RULES) -> list[Glyph]:
     """`glyphs` of a line with their marks as its ink (`recognize.ink_level`) shows them, and each
     glyph's `gap`: the widest blank run between it and the glyph before (spaces aside).
 
@@ -164,7 +165,8 @@ def checked(glyphs: Sequence[Glyph], level: np.ndarray) -> list[Glyph]:
     has no ink at all (noise read as a full stop); the same ink is read once. A mark the
     recogniser gave at least MIN_EVIDENCE between a letter or digit and the next character,
     but wrote as a blank or a space, is put back when its ink is there."""
-    ink = measure(level)
+    marks = rules & {"mark_shape", "mark_noise", "mark_restore", "ink_gaps"}
+    ink = measure(level) if marks else None
     if ink is None:
         return list(glyphs)
     out: list[Glyph] = []
@@ -179,14 +181,20 @@ def checked(glyphs: Sequence[Glyph], level: np.ndarray) -> list[Glyph]:
         mark = None
         if _doubtful_mark(glyph):
             mark = _mark_under(glyph, ink)
-            if (mark is not None and mark is used) or _noise(glyph, mark, ink):
+            if (mark is not None and mark is used) or (
+                "mark_noise" in rules and _noise(glyph, mark, ink)
+            ):
                 continue  # the same ink read twice, or a stop read in blank paper
-            glyph = _as_its_ink(glyph, mark)
-        elif last >= 0 and (put := _dropped_mark(out[last], glyph, evidence, ink)):
+            glyph = _as_its_ink(glyph, mark) if "mark_shape" in rules else glyph
+        elif (
+            "mark_restore" in rules
+            and last >= 0
+            and (put := _dropped_mark(out[last], glyph, evidence, ink))
+        ):
             out.insert(last + 1, put)
         out.append(glyph)
         last, evidence, used = len(out) - 1, 0.0, mark
-    return _with_gaps(out, ink)
+    return _with_gaps(out, ink) if "ink_gaps" in rules else out
 
 
 def _doubtful_mark(glyph: Glyph) -> bool:

@@ -12,6 +12,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from core.values import EngineInfo, Line
+from engine.rules import ALL_RULES, Rules
 
 ModelSource = Literal["bundled", "download"]
 
@@ -23,6 +24,8 @@ class EngineConfig:
     models: ModelSource = "bundled"
     lang: str = "en"
     threads: int = 2
+    weights: str = "fast"  # a set of `engine.weights.WEIGHTS`, for bundled models
+    rules: Rules = ALL_RULES  # the correction rules switched on (`engine.rules`)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
-"""Running a network on the CPU: Paddle Inference on oneDNN, with the weights folded at load.
+"""Running a network on the CPU: onnxruntime for the PP-OCRv6 and classifier ONNX weights,
+Paddle Inference on oneDNN (weights folded at load) for the PP-OCRv4 Paddle weights.
 
-oneDNN runs these models 3-5x faster than Paddle's own CPU kernels here with the same output
-(docs/benchmarks.md). The number of threads never exceeds what OpenMP grants: oneDNN told to
-use more reads wrong (half of each line's columns never computed).
+Each network runs on the runtime that runs it fastest here (docs/benchmarks.md): the v6
+networks are ONNX files, which onnxruntime runs 1.6-4x faster than Paddle runs the v4 ones.
+The number of threads never exceeds what OpenMP grants: oneDNN told to use more reads wrong
+(half of each line's columns never computed).
 """
 
 from __future__ import annotations
@@ -38,6 +40,39 @@ def usable_threads(wanted: int) -> int:
     limit = os.environ.get("OMP_THREAD_LIMIT", "")
     omp = int(limit) if limit.isdigit() and int(limit) > 0 else wanted
     return max(1, min(wanted, omp, len(os.sched_getaffinity(0))))
+
+
+class OnnxNet:
+    """One ONNX model in onnxruntime: a batch in, its first output out (a recogniser's cut
+    down to `classes`, each class given its share of their probability, as `fold.restrict`
+    does for Paddle's)."""
+
+    def __init__(self, path: Path, threads: int, classes: Sequence[int] | None = None) -> None:
+        import onnxruntime as ort
+
+        if not path.is_file():
+            raise ModelError(f"offline model missing from its package: {path}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        # Idle threads sleep instead of spinning: a spinning pool stole the cores from the
+        # next network and from the Python stages between runs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+        self._classes = None if classes is None else np.asarray(classes)
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """The model's first output for `batch` (N x C x H x W float32)."""
+        try:
+            out = np.asarray(self._session.run(None, {self._input: batch})[0])
+        except Exception as exc:  # onnxruntime's own exception types derive from Exception
+            raise RuntimeError(f"onnxruntime: {exc}") from exc
+        if self._classes is None:
+            return out
+        kept = out[..., self._classes]
+        return kept / np.maximum(kept.sum(axis=-1, keepdims=True), 1e-12)
 
 
 class PaddleNet:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from engine.chars import is_cjk, plain
 from engine.corrections import ampersand, one_kind, thousands
 from engine.recognize import Glyph
+from engine.rules import ALL_RULES, Rules
 
 _SPACE_LOG10 = -2.0  # split where the recogniser gives a space 1 % between two characters...
 # ... or 10 % on a line where it writes the spaces itself (one per SPACED characters or more):
@@ -43,7 +44,9 @@ _CLOSING = set(".,:;!?)]}%'»”’…")  # attach to the previous word
 _OPENING = set("([{«“‘$")  # attach to the next word
 
 
-def group_words(glyphs: Sequence[Glyph]) -> list[tuple[str, int, int, float]]:
+def group_words(
+    glyphs: Sequence[Glyph], rules: Rules = ALL_RULES
+) -> list[tuple[str, int, int, float]]:
     """Words of one line (text, first step, end step, confidence), spaces restored.
 
     A word's confidence is the lowest of its characters': a word is only as right as its least
@@ -56,19 +59,20 @@ def group_words(glyphs: Sequence[Glyph]) -> list[tuple[str, int, int, float]]:
     words: list[list[Glyph]] = [[]]
     for i, glyph in enumerate(glyphs):
         if glyph.char.isspace():
-            if not thousands(glyphs, i):
+            if not ("thousands" in rules and thousands(glyphs, i)):
                 words.append([])
             continue
         word = words[-1]
-        if word and not glue[i] and _is_space(word[-2:], glyph, pitch, gap, threshold):
+        if word and not glue[i] and _is_space(word[-2:], glyph, pitch, gap, threshold, rules):
             words.append([])
         words[-1].append(glyph)
     words = [word for word in words if word]
-    for i in range(1, len(words) - 1):
-        words[i] = ampersand(words[i - 1], words[i], words[i + 1])
+    if "ampersand" in rules:
+        for i in range(1, len(words) - 1):
+            words[i] = ampersand(words[i - 1], words[i], words[i + 1])
     return [
         (
-            "".join(g.char for g in one_kind(word)),
+            "".join(g.char for g in one_kind(word, rules)),
             word[0].start,
             word[-1].end,
             min(g.confidence for g in word),
@@ -111,7 +115,12 @@ def _usual_gap(glyphs: Sequence[Glyph]) -> float | None:
 
 
 def _is_space(
-    before: Sequence[Glyph], right: Glyph, pitch: float, gap: float | None, threshold: float
+    before: Sequence[Glyph],
+    right: Glyph,
+    pitch: float,
+    gap: float | None,
+    threshold: float,
+    rules: Rules = ALL_RULES,
 ) -> bool:
     """True when a space was dropped between the last of `before` (the word so far's last one
     or two characters) and `right`: when the evidence, in decades of probability, exceeds
@@ -121,7 +130,7 @@ def _is_space(
     if right.space is None:
         return excess > _GEOMETRY_ONLY
     evidence = math.log10(max(right.space, 1e-6)) + _PITCH_WEIGHT * excess
-    if right.gap is not None and gap is not None:
+    if right.gap is not None and gap is not None and "ink_gaps" in rules:
         ink = _INK_WEIGHT * (right.gap - gap - _INK_MARGIN)
         if ink > 0 and (plain(left.char) in _NARROW or plain(right.char) in _NARROW):
             ink = 0.0  # in fixed-width digits and fonts, ink leaves a wide gap around a '1'
@@ -129,7 +138,8 @@ def _is_space(
             ink = 0.0  # glyphs a step apart: their ink may lie beyond the columns looked at
         evidence += max(-_INK_CAP, min(ink, _INK_CAP))
     chars = "".join(plain(g.char) for g in before)
-    return evidence + _bonus(chars, plain(right.char)) > threshold
+    bonus = _bonus(chars, plain(right.char)) if "space_bonus" in rules else 0.0
+    return evidence + bonus > threshold
 
 
 def _bonus(before: str, right: str) -> float:

@@ -24,7 +24,10 @@ log = logging.getLogger(__name__)
 def engine_config(settings: Settings) -> EngineConfig:
     """The engine identity for these settings (one loaded engine per config and process)."""
     return EngineConfig(
-        models=settings.ocr_models, lang=settings.ocr_lang, threads=settings.ocr_threads
+        models=settings.ocr_models,
+        lang=settings.ocr_lang,
+        threads=settings.ocr_threads,
+        weights=settings.ocr_weights,
     )
 
 

@@ -143,7 +143,7 @@ def test_folded_models_compute_what_the_wheel_models_compute() -> None:
     from paddle.base.proto import framework_pb2
 
     from engine import fold
-    from engine.weights import model_dir
+    from engine.weights import WEIGHTS, net_path
 
     def predictor(config: Any) -> Any:
         config.disable_gpu()
@@ -155,7 +155,7 @@ def test_folded_models_compute_what_the_wheel_models_compute() -> None:
         net.run()
         return np.asarray(net.get_output_handle(net.get_output_names()[0]).copy_to_cpu())
 
-    folder = model_dir("rec")
+    folder = net_path(WEIGHTS["ppocrv4"].rec)
     program, params = fold.folded(folder)
 
     def muls(program: bytes) -> int:
