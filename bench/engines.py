@@ -75,7 +75,8 @@ class Worker:
         )
         hello = self._receive()
         self.start_seconds = time.perf_counter() - started
-        self.run = EngineRun(hello["engine"].get("name", module), _describe(hello["engine"]))
+        name = "tesseract" if module == "bench.tesseract" else "ours"
+        self.run = EngineRun(name, _describe(hello["engine"]))
 
     def read(self, scan: Scan) -> None:
         """Read `scan` into `self.run`."""

@@ -73,7 +73,8 @@ class BundledEngine:
 
     def read(self, image: np.ndarray) -> Reading:
         """The page's lines (pixel boxes of the upright raster) and the rotation applied."""
-        bgr = despeckle(to_bgr(image))
+        bgr = to_bgr(image)
+        bgr = despeckle(bgr) if "specks" in self._rules else bgr
         try:
             with self._lock:
                 quads = self._detect(bgr)

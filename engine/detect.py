@@ -29,8 +29,8 @@ def det_input(bgr: np.ndarray, limit: int) -> np.ndarray:
     ratio = min(1.0, limit / max(h, w))
     size = (max(32, round(w * ratio / 32) * 32), max(32, round(h * ratio / 32) * 32))
     small = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
-    norm = (small.astype(np.float32) - _MEAN) / _STD
-    return np.ascontiguousarray(norm.transpose(2, 0, 1)[None])
+    planes = [(small[:, :, c] - _MEAN[c]) * (1 / _STD[c]) for c in range(3)]  # float32, planar
+    return np.stack(planes)[None].astype(np.float32, copy=False)
 
 
 def db_quads(

@@ -2,8 +2,8 @@
 
 A line image is 48 px high; lines wider than `REC_WINDOW` are read in windows whose seams lie in
 gaps between words; each window's probabilities are decoded greedily into glyphs that keep
-their time-step span, the space and mark probabilities around them, and the other kind's
-likeliest character (what `engine.words`, `engine.corrections` and `engine.ink` decide with).
+their time-step span, the space probability before them, and the other kind's likeliest
+character (what `engine.words` and `engine.corrections` decide with).
 """
 
 from __future__ import annotations
@@ -127,10 +127,8 @@ class Glyph:
     `other` is, for an ASCII digit, the likeliest ASCII letter or '&' at the glyph's peak (for
     a letter, the likeliest digit) and `other_p` its probability: '0' or 'O' in "0ctober", '8'
     or '&' in "Barnes & Sons".
-    `mark` is the highest probability given to a full stop, comma, colon or semicolon in the
-    steps since the previous glyph and in this one's own (`engine.ink` puts back a dropped
-    one). `gap` is the widest run of blank image columns between the previous glyph (not a
-    space) and this one, in x-heights, when the line's ink was measured.
+    `gap` is the widest run of blank image columns between the previous glyph (not a space) and
+    this one, in x-heights, when the line's ink was measured (`engine.ink`).
     """
 
     char: str
@@ -140,7 +138,6 @@ class Glyph:
     space: float | None = None
     other: str = ""
     other_p: float = 0.0
-    mark: float = 0.0
     gap: float | None = None
 
     @property
@@ -164,9 +161,8 @@ def ctc_glyphs(
         return []
     best, top = probs.argmax(axis=1), probs.max(axis=1)
     bounds = np.flatnonzero(np.diff(best)) + 1
-    space_col, kinds, marks = _columns_of(tuple(classes))
+    space_col, kinds = _columns_of(tuple(classes))
     spaces = probs[:, space_col] if space_col is not None else None
-    stops = probs[:, marks].max(axis=1) if len(marks) else np.zeros(len(probs))
     glyphs: list[Glyph] = []
     for start, end in zip(np.r_[0, bounds], np.r_[bounds, len(best)], strict=True):
         if best[start] == 0:
@@ -178,7 +174,6 @@ def ctc_glyphs(
             # one step a character: the space had 17 % inside the 'l')
             gap = slice(after, start) if start > after else slice(after - 1, after + 1)
             space = float(spaces[gap].max())
-        mark = float(stops[after:end].max())
         char, peak = classes[best[start]], start + int(top[start:end].argmax())
         other, other_p = "", 0.0
         if (columns := kinds.get(char)) is not None:  # the other kind's likeliest
@@ -193,16 +188,15 @@ def ctc_glyphs(
                 space,
                 other,
                 other_p,
-                mark,
             )
         )
     return glyphs
 
 
 @functools.lru_cache(maxsize=4)
-def _columns_of(classes: tuple[str, ...]) -> tuple[int | None, dict[str, np.ndarray], np.ndarray]:
-    """The space class's column, per ASCII letter or digit the other kind's columns ('&'
-    among the letters: it stands for a word), and the columns of . , : ;"""
+def _columns_of(classes: tuple[str, ...]) -> tuple[int | None, dict[str, np.ndarray]]:
+    """The space class's column, and per ASCII letter or digit the other kind's columns ('&'
+    among the letters: it stands for a word)."""
     column = {c: i for i, c in enumerate(classes)}
     letters = np.array([column[c] for c in string.ascii_letters + "&" if c in column], int)
     digits = np.array([column[c] for c in string.digits if c in column], int)
@@ -213,8 +207,7 @@ def _columns_of(classes: tuple[str, ...]) -> tuple[int | None, dict[str, np.ndar
     }
     if not (len(letters) and len(digits)):
         kinds = {}
-    marks = np.array([column[c] for c in ".,:;" if c in column], int)
-    return column.get(" "), kinds, marks
+    return column.get(" "), kinds
 
 
 def join(windows: list[tuple[Window, list[Glyph]]]) -> list[Glyph]:

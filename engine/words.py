@@ -17,7 +17,7 @@ import statistics
 from collections.abc import Sequence
 
 from engine.chars import is_cjk, plain
-from engine.corrections import ampersand, one_kind, thousands
+from engine.corrections import one_kind
 from engine.recognize import Glyph
 from engine.rules import ALL_RULES, Rules
 
@@ -32,14 +32,6 @@ _GEOMETRY_ONLY = 0.6  # without space probabilities: split 60 % above the usual 
 _INK_WEIGHT, _INK_MARGIN, _INK_CAP = 4.0, 0.2, 2.0
 _INK_SPAN = 2  # steps between two glyphs' centres for a narrow gap to count against a space
 _NARROW = set("1lIij|!.,:;'")  # characters whose advance is much wider than their ink
-_BONUS = {
-    "after_comma": 1.5,
-    "after_stop": 0.7,
-    "digits": -1.0,
-    "after_apostrophe": -0.7,
-    "in_number": -2.5,
-    "kind_change": 0.5,
-}
 _CLOSING = set(".,:;!?)]}%'»”’…")  # attach to the previous word
 _OPENING = set("([{«“‘$")  # attach to the next word
 
@@ -59,17 +51,13 @@ def group_words(
     words: list[list[Glyph]] = [[]]
     for i, glyph in enumerate(glyphs):
         if glyph.char.isspace():
-            if not ("thousands" in rules and thousands(glyphs, i)):
-                words.append([])
+            words.append([])
             continue
         word = words[-1]
         if word and not glue[i] and _is_space(word[-2:], glyph, pitch, gap, threshold, rules):
             words.append([])
         words[-1].append(glyph)
     words = [word for word in words if word]
-    if "ampersand" in rules:
-        for i in range(1, len(words) - 1):
-            words[i] = ampersand(words[i - 1], words[i], words[i + 1])
     return [
         (
             "".join(g.char for g in one_kind(word, rules)),
@@ -137,30 +125,4 @@ def _is_space(
         if ink < 0 and right.center - left.center < _INK_SPAN:
             ink = 0.0  # glyphs a step apart: their ink may lie beyond the columns looked at
         evidence += max(-_INK_CAP, min(ink, _INK_CAP))
-    chars = "".join(plain(g.char) for g in before)
-    bonus = _bonus(chars, plain(right.char)) if "space_bonus" in rules else 0.0
-    return evidence + bonus > threshold
-
-
-def _bonus(before: str, right: str) -> float:
-    """Evidence for a space from the characters themselves, in decades of probability
-    (`before`: the last one or two characters before the gap)."""
-    left = before[-1]
-    if left in ",.:-/" and before[:-1].isdigit() and right.isdigit():  # 3,482.15 8:30 88-2317
-        return _BONUS["in_number"]
-    if left in ",;" and right.isalpha():
-        return _BONUS["after_comma"]
-    if left in ":." and right.isalpha() or left == ":" and right.isdigit():
-        return _BONUS["after_stop"]
-    if left.isdigit() and right.isdigit():
-        return _BONUS["digits"]
-    if left == "'" and right.isalpha():
-        return _BONUS["after_apostrophe"]
-    if (
-        left.isascii()
-        and right.isascii()
-        and left.isalpha() != right.isalpha()
-        and (left.isalnum() and right.isalnum())
-    ):  # "Tel 01539", "No 42"
-        return _BONUS["kind_change"]
-    return 0.0
+    return evidence > threshold

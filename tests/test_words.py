@@ -96,26 +96,12 @@ def test_full_width_punctuation_is_punctuation_not_cjk() -> None:
     assert texts(group_words(glyphs("我们，_你们", gap=4, high=0.9))) == ["我们，你们"]
 
 
-def test_after_a_comma_a_weak_space_is_enough() -> None:
-    assert texts(group_words(glyphs("red,_green", high=0.002))) == ["red,", "green"]
-    assert texts(group_words(glyphs("red_green", high=0.002))) == ["redgreen"]
-
-
-def test_numbers_keep_their_separators() -> None:
-    # a dropped space's probability inside a number is not enough, after a letter it is
-    for number in ("3,482.15", "8:30", "88-2317"):
-        line = glyphs(
-            number.replace(",", ",_").replace(".", "._").replace(":", ":_").replace("-", "-_"),
-            gap=1,
-            high=0.3,
-        )
-        assert texts(group_words(line)) == [number]
-    assert texts(group_words(glyphs("red,_green", gap=1, high=0.3))) == ["red,", "green"]
-
-
-def test_a_letter_digit_boundary_is_some_evidence_for_a_space() -> None:
-    assert texts(group_words(glyphs("Tel_01539", high=0.007))) == ["Tel", "01539"]
-    assert texts(group_words(glyphs("MP_3", high=1e-4))) == ["MP3"]
+def test_the_characters_either_side_do_not_decide_a_space() -> None:
+    # The recogniser's space probability, the pitch and the ink decide; the characters'
+    # own bonuses (after a comma, inside a number, letter to digit) lost on real print.
+    assert texts(group_words(glyphs("red,_green", high=0.002))) == ["red,green"]
+    assert texts(group_words(glyphs("red,_green", high=0.05))) == ["red,", "green"]
+    assert texts(group_words(glyphs("8:_30", gap=1, high=1e-3))) == ["8:30"]
 
 
 def test_where_the_decoder_writes_spaces_a_faint_one_is_noise() -> None:
@@ -155,7 +141,7 @@ def test_the_inks_gaps_weigh_in_on_spaces(monkeypatch: pytest.MonkeyPatch) -> No
     got = group_words(inked("E_gyptian_gallery", 0.03, [0.0, 0.45]))
     assert texts(got) == ["Egyptian", "gallery"]
     # a wide gap beside a '1' is the digit's own: fixed-width digits leave room around it
-    rain = inked("warm_by_1_1%_now", 0.01, [0.5, 0.5, 0.6, 0.5])
+    rain = inked("warm by 1_1% now", 0.008, [0.6])
     assert texts(group_words(rain)) == ["warm", "by", "11%", "now"]
     monkeypatch.setattr(layout, "_NARROW", set())
     assert texts(group_words(rain)) == ["warm", "by", "1", "1%", "now"]
