@@ -18,7 +18,7 @@ from engine import ink, orientation, weights
 from engine.detect import Quad, along, bounds, crop, db_quads, det_input, lengthened
 from engine.interface import EngineConfig, Reading
 from engine.order import reading_order
-from engine.prepare import despeckle, to_bgr
+from engine.prepare import to_bgr
 from engine.recognize import (
     REC_BATCH,
     REC_HEIGHT,
@@ -74,7 +74,6 @@ class BundledEngine:
     def read(self, image: np.ndarray) -> Reading:
         """The page's lines (pixel boxes of the upright raster) and the rotation applied."""
         bgr = to_bgr(image)
-        bgr = despeckle(bgr) if "specks" in self._rules else bgr
         try:
             with self._lock:
                 quads = self._detect(bgr)

@@ -2,8 +2,7 @@
 can be measured (`make bench-ocr ARGS="--rules-off NAME,..."`, docs/benchmarks.md).
 
 A rule is on when its name is in the engine's `Rules`. The rules themselves live where they
-act: `engine.corrections` (characters of a word), `engine.ink` with `engine.words` (spaces),
-`engine.prepare` (the page).
+act: `engine.corrections` (characters of a word), `engine.ink` with `engine.words` (spaces).
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ NAMES: dict[str, str] = {
     "stray": "a lone digit among letters (or letter among digits) takes the recogniser's "
     "second choice of the word's kind",
     "ink_gaps": "blank ink columns between two characters weigh in on a dropped space",
-    "specks": "isolated dark specks of 1-2 pixels are painted over before detection",
 }
 ALL_RULES: Rules = frozenset(NAMES)
 

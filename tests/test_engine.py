@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 import engine as engine_module
 from conftest import text_page, words_of
-from engine import EngineConfig, OcrEngine, detect, get_engine, prepare, recognize
+from engine import EngineConfig, OcrEngine, detect, get_engine, recognize
 from engine.bundled import BundledEngine
 from engine.downloaded import PaddleOcrPipeline, pipeline_options
 from engine.recognize import REC_WINDOW
@@ -181,32 +181,6 @@ def test_folded_models_compute_what_the_wheel_models_compute() -> None:
     assert np.abs(run(predictor(cut), batch) - shares).max() < 1e-4
 
 
-def test_specks_are_painted_over_and_full_stops_kept() -> None:
-    page = np.full((60, 80, 3), 240, np.uint8)
-    page[10, 10] = page[20, 30:32] = 20  # specks of 1 and 2 pixels
-    page[40:43, 50:53] = 20  # a full stop of 9
-    page[5:55, 70:74] = 20  # a stroke
-
-    clean = prepare.despeckle(page)
-
-    assert (clean[10, 10] == 240).all() and (clean[20, 30:32] == 240).all()
-    assert (clean[40:43, 50:53] == 20).all() and (clean[5:55, 70:74] == 20).all()
-    assert prepare.despeckle(clean) is clean  # nothing to do: no copy
-
-
-def test_despeckling_in_bands_sees_across_their_edges(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(prepare, "SPECK_BAND", 32)
-    page = np.full((100, 60, 3), 240, np.uint8)
-    page[31:33, 10] = 20  # a 2-pixel speck across the first band's edge
-    page[24:40, 30:33] = 20  # a stroke across it
-    page[63, 50] = 20  # a speck on the second band's last row
-
-    clean = prepare.despeckle(page)
-
-    assert (clean[31:33, 10] == 240).all() and (clean[63, 50] == 240).all()
-    assert (clean[24:40, 30:33] == 20).all()
-
-
 def test_a_thin_skewed_line_is_scored_inside_its_own_outline() -> None:
     # a detector map at a quarter of a 300 dpi page: a skewed line, thin between the letters'
     # bumps; its bounding rectangle is mostly background
@@ -237,18 +211,6 @@ def test_overlapping_pieces_of_one_line_become_one() -> None:
     row = [q for q in joined if q[:, 1].min() > 400 and q[:, 0].min() < 100]
     assert len(row) == 1 and row[0][:, 0].min() == pytest.approx(35, abs=1)
     assert row[0][:, 0].max() == pytest.approx(333, abs=1)
-
-
-def test_a_specked_scan_reads_like_a_clean_one(engine: OcrEngine) -> None:
-    clean = np.asarray(text_page(LINES, size=36, width=1200, margin=60))
-    specked = clean.copy()
-    ink_rows, ink_cols = np.nonzero(clean < 128)
-    for row in np.unique(ink_rows // 50):  # each line: a speck on the baseline after each word
-        cols = np.unique(ink_cols[ink_rows // 50 == row])
-        ends = cols[np.flatnonzero(np.diff(cols) > 8)]  # the last ink column before a gap
-        specked[ink_rows[ink_rows // 50 == row].max() - 1, np.r_[ends, cols[-1]] + 5] = 0
-
-    assert [ln.text for ln in engine.read(specked).lines] == LINES
 
 
 def test_a_comma_at_the_end_of_a_line_is_read(engine: OcrEngine) -> None:
