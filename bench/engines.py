@@ -127,9 +127,8 @@ def run_side_by_side(
     scans: list[Scan], work: Path, threads: int, ours_env: dict[str, str] | None = None
 ) -> tuple[EngineRun, EngineRun]:
     """Both engines page by page, who goes first alternating: load changes on the machine
-    hit both alike."""
-    # Tesseract's idle OpenMP threads wait passively, as ours do (`runtime.OnnxNet`): spinning,
-    # they stalled it several-fold whenever the machine was busy.
+    hit both alike. `threads`: Tesseract's OMP_THREAD_LIMIT."""
+    # Tesseract's idle OpenMP threads wait passively, as ours do (`runtime.OnnxNet`).
     tess_env = {"OMP_THREAD_LIMIT": str(threads), "OMP_WAIT_POLICY": "PASSIVE"}
     have_tess = library() is not None
     workers = [Worker("bench.worker", work, ours_env)]
@@ -183,4 +182,4 @@ def soak_ours(scans: list[Scan], work: Path, count: int) -> tuple[dict[str, Any]
 
 def _describe(info: dict[str, Any]) -> str:
     models = ", ".join(f"{k}={v}" for k, v in (info.get("models") or {}).items())
-    return f"{info.get('name', '?')} {info.get('version', '')} ({models})".strip()
+    return f"{info.get('name', '?')} {info.get('version', '')}" + (f" ({models})" if models else "")

@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.rule_sweep:
             print(rule_sweep([s for s in scans if s.family not in FAMILIES], work, env, score))
             return 0
-        ours, tess = run_side_by_side(scans, work, Settings.load().ocr_threads, env)
+        threads = args.tesseract_threads or Settings.load().ocr_threads
+        ours, tess = run_side_by_side(scans, work, threads, env)
         results = [score(scan, ours, tess) for scan in scans]
         print(report(results, ours, tess))
         if args.out:
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--real", help=f"real scans with <name>.gt.txt (default {DEV_SET} if there; 'none')")
     add("--weights", help="TOOL_OCR_OCR_WEIGHTS for our engine (default: the setting's)")
     add("--rules-off", default="", help="correction rules switched off, comma-separated")
+    add("--tesseract-threads", type=int, help="Tesseract's threads (default: the same as ours)")
     add("--rule-sweep", action="store_true", help="each rule off against all on, real set")
     add("--out", help="keep the pages and results.json/results.csv here")
     add("--soak", type=int, nargs="?", const=500, default=0, help="memory over N pages")

@@ -3,8 +3,9 @@
 `get_engine(config).read(image)` returns a page's lines in reading order with pixel boxes and
 the rotation that made it upright. The engine is loaded once per process and reused. Stages,
 one module each: `prepare` (the page), `detect` (lines), `orientation`, `recognize` (crops,
-windows, CTC), `words` (spaces), `corrections`, `ink` (marks and gaps), `order` (reading
-order); `weights` says which weights, `runtime` runs them, `fold` simplifies them at load.
+windows, CTC), `words` (spaces), `ink` (gaps), `corrections`, `order` (reading order);
+`weights` says which weights, `runtime` runs them (onnxruntime or Paddle), `fold` simplifies
+Paddle's at load, `rules` names the correction rules that can be switched off.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The offline engine: the bundled weights on their runtimes, every stage our own.
 
 Detection on the page with its longest side capped, a line-direction vote that turns pages
-scanned at 90/180/270 degrees, recognition in windows batched by width, then the line's words,
-marks and reading order. Nothing is downloaded.
+scanned at 90/180/270 degrees, recognition in windows batched by width (with `balanced`
+weights, a draft recogniser first), then the line's gaps, words and reading order. Nothing is
+downloaded.
 """
 
 from __future__ import annotations
