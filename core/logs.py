@@ -1,9 +1,34 @@
-"""Our loggers: one INFO line per state change of a file, in the terminal and the Prefect UI."""
+"""Our loggers: one INFO line per state change of a file, in the terminal and the Prefect UI.
+
+Expected outcomes read as such: a file refused for what it is (corrupt, encrypted, too large...)
+is said once, by our own line, not with a traceback from each of Prefect's engines; a retry is
+a warning, so a Warning filter in the UI still shows it; a step that simply completed is not
+logged (the UI shows its state), which keeps the log, and the server, to what matters.
+"""
 
 import logging
 
+from core.errors import ToolOcrError
+
 # Our packages, whose loggers Prefect must carry to its UI (PREFECT_LOGGING_EXTRA_LOGGERS).
 PACKAGES = ("core", "engine", "store", "tasks", "flows", "watch", "deployments", "tool_ocr")
+# Prefect's loggers of task and flow runs (no import of Prefect here: the ground knows none).
+RUN_LOGGERS = ("prefect.task_runs", "prefect.flow_runs")
+
+
+class ExpectedOutcomes(logging.Filter):
+    """Drops Prefect's report of an expected refusal (ours says it once, without a
+    traceback) and of each completed task, and raises retries to WARNING."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, ToolOcrError) and not error.transient:
+            return False
+        if record.name.startswith(RUN_LOGGERS[0]) and str(record.msg).endswith("Completed()"):
+            return False
+        if record.levelno == logging.INFO and "Retry" in str(record.msg):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 def show_logs(level: int = logging.INFO) -> None:
@@ -11,3 +36,7 @@ def show_logs(level: int = logging.INFO) -> None:
     our INFO lines (one per state change of a file) would never reach the UI or the terminal."""
     for package in PACKAGES:
         logging.getLogger(package).setLevel(level)
+    for name in RUN_LOGGERS:
+        run_logger = logging.getLogger(name)
+        if not any(isinstance(f, ExpectedOutcomes) for f in run_logger.filters):
+            run_logger.addFilter(ExpectedOutcomes())

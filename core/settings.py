@@ -16,7 +16,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core.errors import ConfigError
 
 # The pipeline's tasks, in order: their Prefect names, task_attempts names and fault targets.
-STEPS = ("fingerprint", "ingest", "render", "ocr", "pdf", "export", "record", "place")
+STEPS = ("fingerprint", "ingest", "render", "ocr", "pdf", "export", "record")
+# Faults on one file, by a glob on its path in the inbox: its worker process dies, or its OCR
+# never returns (a library that hangs).
+FILE_FAULTS = ("crash", "hang")
 
 
 class Settings(BaseSettings):
@@ -95,7 +98,7 @@ class Settings(BaseSettings):
         60.0, gt=0, description="Seconds to wait for the DuckDB writer lock before giving up."
     )
     snapshot_interval: float = Field(
-        5.0, ge=0, description="Least seconds between two republishings of the snapshot."
+        1.0, ge=0, description="Least seconds between two republishings of the snapshot."
     )
     results_spool: Path | None = Field(
         None,
@@ -120,11 +123,21 @@ class Settings(BaseSettings):
         description="Extra glob patterns of file names to ignore, comma-separated "
         "(temporary and system files are always ignored).",
     )
-    batch_max_files: int = Field(
-        8, ge=1, description="Most ready files one run takes when files wait (one model load)."
+    workers: int = Field(
+        0,
+        ge=0,
+        description="OCR worker processes `tool-ocr up` runs, each keeping the engine loaded "
+        "and reading one file at a time; 0: one per core.",
     )
-    run_limit: int = Field(
-        0, ge=0, description="Concurrent OCR runs on this machine; 0: cores / ocr_threads."
+    work_pool: str = Field(
+        "tool-ocr",
+        description="The Prefect work pool the deployments run on and the workers poll.",
+    )
+    file_timeout: float = Field(
+        600.0,
+        gt=0,
+        description="Seconds a worker may spend on one file; past it the worker is stopped "
+        "(a hung library cannot ignore that) and the file quarantined as timeout.",
     )
     retention_hours: float = Field(
         24.0,
@@ -211,17 +224,28 @@ class Settings(BaseSettings):
         return self.state / "pipeline.duckdb"
 
     @property
+    def spool(self) -> Path:
+        """Where the watcher loads results from: `results_spool`, or this machine's own spool
+        (the workers `tool-ocr up` starts write there)."""
+        return (self.results_spool or self.state / "spool").resolve()
+
+    @property
     def snapshot(self) -> Path:
         return (self.snapshot_path or self.home / "tool_ocr.duckdb").resolve()
 
     @property
-    def runs(self) -> int:
-        """Concurrent OCR runs: `run_limit`, or as many as the cores fit."""
-        return self.run_limit or max(1, (os.cpu_count() or 1) // self.ocr_threads)
+    def worker_count(self) -> int:
+        """OCR worker processes on this machine: `workers`, or one per core."""
+        return self.workers or max(1, os.cpu_count() or 1)
 
     @property
     def fault_plan(self) -> dict[str, int]:
         return parse_faults(self.faults)
+
+    @property
+    def file_faults(self) -> dict[str, str]:
+        """{'crash' or 'hang': glob of the files it applies to} (testing only)."""
+        return parse_file_faults(self.faults)
 
     def folders(self) -> dict[str, Path]:
         """Every folder the pipeline owns, by name."""
@@ -244,16 +268,38 @@ class Settings(BaseSettings):
 
 
 def parse_faults(spec: str) -> dict[str, int]:
-    """Parse 'ocr:2,pdf:4' into {'ocr': 2, 'pdf': 4}; task names must be pipeline steps."""
+    """Parse 'ocr:2,pdf:4' into {'ocr': 2, 'pdf': 4}; task names must be pipeline steps.
+
+    'crash:<glob>' and 'hang:<glob>' items are file faults (`parse_file_faults`), skipped here.
+    """
     plan: dict[str, int] = {}
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        name, sep, count = (part.strip() for part in item.partition(":"))
-        if not sep or not count.isdigit():
-            raise ConfigError(f"TOOL_OCR_FAULTS: expected 'task:count', got {item!r}")
+    for name, count in _fault_items(spec):
+        if name in FILE_FAULTS:
+            continue
+        if not count.isdigit():
+            raise ConfigError(f"TOOL_OCR_FAULTS: expected 'task:count', got '{name}:{count}'")
         if name not in STEPS:
-            raise ConfigError(f"TOOL_OCR_FAULTS: no task {name!r}; tasks: {', '.join(STEPS)}")
+            raise ConfigError(
+                f"TOOL_OCR_FAULTS: no task {name!r}; tasks: {', '.join(STEPS)}; "
+                f"file faults: {', '.join(FILE_FAULTS)}"
+            )
         plan[name] = int(count)
     return plan
+
+
+def parse_file_faults(spec: str) -> dict[str, str]:
+    """Parse 'crash:bad*.png,hang:slow.pdf' into {'crash': 'bad*.png', 'hang': 'slow.pdf'}."""
+    return {name: glob for name, glob in _fault_items(spec) if name in FILE_FAULTS}
+
+
+def _fault_items(spec: str) -> list[tuple[str, str]]:
+    items = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, sep, value = (part.strip() for part in item.partition(":"))
+        if not sep or not value:
+            raise ConfigError(f"TOOL_OCR_FAULTS: expected 'task:count', got {item!r}")
+        items.append((name, value))
+    return items
 
 
 def check_layout(settings: Settings) -> None:

@@ -1,85 +1,59 @@
-"""The hot-folder flow: files the watcher claimed, each OCR'd and put where it belongs.
+"""The hot-folder flow: one file the watcher claimed, read by the recipe; how it ended is left
+beside it, and the watcher places it (processed/, failed/ with its reason, duplicates/).
 
-One run takes a batch of files so that a burst pays the process start and the model load once;
-each file is its own `ocr-document` subflow run (named after the file) and then placed:
-processed/, duplicates/ or failed/ with its reason.
+One run per file, named after it, so operators find each file in the Prefect UI with its
+retries, logs and artifacts. A Retry of a run whose file was already placed does nothing.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
 from prefect import flow
 from prefect.runtime import flow_run
 
-from core.errors import FilesFailedError
+from core.errors import describe
+from core.logs import show_logs
 from core.settings import Settings
 from core.values import InboxFile
-from engine import get_engine
-from flows.ocr_document import ocr_document
-from store.folders import mark_claim, release_claim
-from tasks.ocr import engine_config
-from tasks.place import place_file, run_attempts
-from tasks.record import publish_results
+from flows.ocr_document import read_document
+from store import claims
 
 log = logging.getLogger(__name__)
+show_logs()  # our INFO lines reach the UI
 
 
 def run_name() -> str:
-    """'inbox scan.pdf', or 'inbox scan.pdf +7' for a batch."""
-    files = flow_run.parameters["files"]
-    first = files[0]["relative_path"] if isinstance(files[0], dict) else files[0].relative_path
-    return f"inbox {Path(first).name}" + (f" +{len(files) - 1}" if len(files) > 1 else "")
+    """'ocr invoices/scan.pdf': the file as it was dropped."""
+    file = flow_run.parameters["file"]
+    relative = file["relative_path"] if isinstance(file, dict) else file.relative_path
+    return f"ocr {relative}"
 
 
-@flow(name="ocr-inbox", flow_run_name=run_name)
-def ocr_inbox(files: list[InboxFile]) -> list[dict[str, Any]]:
-    """OCR and place each claimed file; the run fails when any file failed (all are placed)."""
+@flow(name="ocr-inbox", flow_run_name=run_name, persist_result=False)
+def ocr_inbox(file: InboxFile) -> dict[str, Any]:
+    """OCR one claimed file; its outcome is left in its claim folder for the watcher."""
     settings = Settings.load()
-    warm_up(settings)
-    claim = mark_claim(files, settings, str(flow_run.id))
-    placed = [process(item, settings) for item in files]
-    release_claim(claim, settings)
-    publish_results(settings, force=True)
-    failed = [
-        f"{p['relative_path']} ({p.get('error_type', 'not placed')})"
-        for p in placed
-        if p["status"] in ("failed", "unplaced")
-    ]
-    if failed:  # red in the UI; every file is placed (or left claimed for the watcher)
-        raise FilesFailedError(
-            f"{len(failed)} of {len(files)} file(s) failed: " + ", ".join(failed[:10])
+    claim = claims.folder(settings.processing, file)
+    if not Path(file.path).exists():  # placed already: a Retry of a finished run
+        log.info("%s: already placed by an earlier run; nothing to do", file.relative_path)
+        return {"status": "nothing to do", "relative_path": file.relative_path}
+    try:
+        with claims.reading(claim, str(flow_run.id)):
+            summary = read_document(Path(file.path), file.sha256, settings, file.relative_path)
+    except Exception as exc:
+        error_type, message = describe(exc)
+        claims.leave_outcome(
+            claim,
+            {
+                "status": "failed",
+                "error_type": error_type,
+                "error_message": message,
+                "flow_run_id": str(flow_run.id),
+            },
         )
-    return placed
-
-
-def warm_up(settings: Settings) -> None:
-    """Load the OCR model in the background while the first file is ingested and rendered."""
-
-    def load() -> None:
-        try:
-            get_engine(engine_config(settings))
-        except Exception as exc:  # the OCR task meets (and reports) the same error
-            log.debug("engine warm-up failed: %s", exc)
-
-    threading.Thread(target=load, name="engine-warm-up", daemon=True).start()
-
-
-def process(item: InboxFile, settings: Settings) -> dict[str, Any]:
-    """One file: its own OCR subflow run, then its placement (never raises)."""
-    state = ocr_document(path=item.path, relative_path=item.relative_path, return_state=True)
-    outcome = state.result(raise_on_failure=False)
-    attempts = (
-        run_attempts(item.sha256, state.state_details.flow_run_id, settings)
-        if isinstance(outcome, BaseException)
-        else None
-    )
-    placed = place_file(item, outcome, settings, attempts, return_state=True)
-    result = placed.result(raise_on_failure=False)
-    if isinstance(result, BaseException):  # left in processing/: the watcher retries the batch
-        log.error("%s: could not be placed: %s", item.relative_path, result)
-        return {"relative_path": item.relative_path, "status": "unplaced"}
-    return {"relative_path": item.relative_path, **result}
+        raise
+    claims.leave_outcome(claim, {"status": "done", "flow_run_id": str(flow_run.id)})
+    return {**summary, "relative_path": file.relative_path}

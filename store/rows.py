@@ -60,6 +60,29 @@ class Attempt:
         return f"{run}#{self.attempt}"
 
 
+def attempt_op(attempt: Attempt) -> Op:
+    """The statement that stores one task attempt (its key makes it idempotent)."""
+    duration = (attempt.ended_at - attempt.started_at).total_seconds()
+    return (
+        schema.RECORD_ATTEMPT,
+        [
+            attempt.key,
+            attempt.flow_run_id,
+            attempt.task_run_id,
+            attempt.task_name,
+            attempt.sha256,
+            attempt.page_no,
+            attempt.attempt,
+            attempt.started_at,
+            attempt.ended_at,
+            duration,
+            attempt.state,
+            attempt.error_type,
+            attempt.error_message,
+        ],
+    )
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

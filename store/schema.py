@@ -239,8 +239,13 @@ ON CONFLICT (file_id) DO UPDATE SET
 """
 FILE_PLACEMENT = "SELECT status, location FROM files WHERE file_id = ?"
 FILE_COUNTS = "SELECT status, count(*) FROM files GROUP BY status"
+LAST_SUCCESS = """
+SELECT relative_path, strftime(finished_at, '%Y-%m-%d %H:%M:%S UTC') FROM files
+WHERE status = 'processed' ORDER BY finished_at DESC LIMIT 1
+"""
 RECENT_FAILURES = """
-SELECT relative_path, error_type, error_message, finished_at FROM files
+SELECT relative_path, error_type, error_message,
+       strftime(finished_at, '%Y-%m-%d %H:%M:%S UTC') FROM files
 WHERE status = 'failed' ORDER BY finished_at DESC LIMIT ?
 """
 DOCUMENT_DOC_ID = "SELECT doc_id, status FROM documents WHERE sha256 = ?"
@@ -249,6 +254,17 @@ ORIGINAL_OF = "SELECT doc_id, source_name, source_path FROM documents WHERE sha2
 MOVED_DOCUMENT = "UPDATE documents SET source_path = ? WHERE sha256 = ? AND source_path = ?"
 # Pruning: what must not be touched, what was removed.
 UNFINISHED_DOCUMENTS = "SELECT sha256 FROM documents WHERE status = 'processing'"
+# The watcher: which contents are done already (a claimed file with one is a duplicate).
+DOCUMENT_STATUSES = """
+SELECT sha256, status FROM documents WHERE sha256 IN (SELECT unnest(?::VARCHAR[]))
+"""
+# A document whose run was stopped (time limit, crashes) or whose service died: failed, unless
+# another run finished it meanwhile.
+FAIL_UNFINISHED = """
+UPDATE documents SET status = 'failed', error_type = ?, error_message = ?, finished_at = ?,
+    duration_s = epoch(?::TIMESTAMPTZ) - epoch(started_at), updated_at = ?
+WHERE sha256 = ? AND status = 'processing'
+"""
 UNFINISHED_FILES = "SELECT location FROM files WHERE status = 'processing'"
 RECORD_PRUNED = """
 INSERT INTO pruned_files (path, folder, sha256, size_bytes, modified_at, pruned_at, flow_run_id)

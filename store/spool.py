@@ -73,32 +73,50 @@ class Applier(Protocol):
 
 
 def load_spool(folder: Path, store: Applier, limit: int = 500) -> int:
-    """Apply up to `limit` spooled transactions to `store`'s live database, oldest first."""
-    loaded = 0
-    for path in sorted(folder.glob("*.json"))[:limit]:
-        try:
-            ops = [
-                (getattr(schema, _loadable(name)), _decode_all(params))
-                for name, params in json.loads(path.read_text("utf-8"))["ops"]
-            ]
-        except (ValueError, KeyError, TypeError) as exc:
-            bad = path.with_suffix(".rejected")
-            path.rename(bad)
-            log.error(
-                "spooled results %s unreadable (%s): set aside as %s", path.name, exc, bad.name
-            )
-            continue
-        try:
-            store.apply(ops)
-        except duckdb.Error as exc:  # not transient (those are translated and raised): set aside
-            path.rename(path.with_suffix(".rejected"))
-            log.error("spooled results %s refused by DuckDB (%s): set aside", path.name, exc)
-            continue
+    """Apply up to `limit` spooled transactions to `store`'s live database, oldest first.
+
+    All of them in one transaction (a burst costs one database opening, not one a file); if
+    DuckDB refuses that, one by one, so only the offending file is set aside."""
+    batch = [
+        (path, ops)
+        for path in sorted(folder.glob("*.json"))[:limit]
+        if (ops := _read(path)) is not None
+    ]
+    if not batch:
+        return 0
+    try:
+        store.apply([op for _, ops in batch for op in ops])
+    except duckdb.Error:  # not transient (those are translated and raised): find the culprit
+        return sum(_load_one(path, ops, store) for path, ops in batch)
+    for path, _ in batch:
         path.unlink()
-        loaded += 1
-    if loaded:
-        log.info("loaded %d spooled transaction(s) from %s", loaded, folder)
-    return loaded
+    log.debug("loaded %d spooled transaction(s) from %s", len(batch), folder)
+    return len(batch)
+
+
+def _read(path: Path) -> list[Op] | None:
+    """The statements of one spooled transaction; an unreadable file is set aside."""
+    try:
+        return [
+            (getattr(schema, _loadable(name)), _decode_all(params))
+            for name, params in json.loads(path.read_text("utf-8"))["ops"]
+        ]
+    except (ValueError, KeyError, TypeError) as exc:
+        bad = path.with_suffix(".rejected")
+        path.rename(bad)
+        log.error("spooled results %s unreadable (%s): set aside as %s", path.name, exc, bad.name)
+        return None
+
+
+def _load_one(path: Path, ops: list[Op], store: Applier) -> int:
+    try:
+        store.apply(ops)
+    except duckdb.Error as exc:
+        path.rename(path.with_suffix(".rejected"))
+        log.error("spooled results %s refused by DuckDB (%s): set aside", path.name, exc)
+        return 0
+    path.unlink()
+    return 1
 
 
 def _name(statement: str) -> str:

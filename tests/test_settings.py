@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from core.errors import ConfigError
-from core.settings import Settings, markdown, parse_faults
+from core.settings import Settings, markdown, parse_faults, parse_file_faults
 
 FOLDERS = ("inbox", "processing", "processed", "failed", "duplicates", "output", "state", "work")
 
@@ -164,6 +164,14 @@ def test_malformed_fault_plans_are_config_errors(spec: str) -> None:
         parse_faults(spec)
 
 
+def test_file_faults_name_a_glob_and_leave_the_task_plan_alone() -> None:
+    spec = "ocr:1,crash:bad*.png,hang:slow.pdf"
+    assert parse_faults(spec) == {"ocr": 1}
+    assert parse_file_faults(spec) == {"crash": "bad*.png", "hang": "slow.pdf"}
+    with pytest.raises(ConfigError, match="TOOL_OCR_FAULTS"):
+        parse_file_faults("crash:")
+
+
 def test_fault_plan_from_the_environment(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOOL_OCR_FAULTS", "ocr:2,pdf:4")
     assert Settings().fault_plan == {"ocr": 2, "pdf": 4}
@@ -187,15 +195,14 @@ def test_ensure_folders_creates_every_folder(
     assert (tmp_path / "share" / "deep").is_dir()
 
 
-def test_runs_fit_the_cores_unless_set(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_workers_are_one_per_core_unless_set(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("os.cpu_count", lambda: 8)
-    monkeypatch.setenv("TOOL_OCR_OCR_THREADS", "2")
-    assert Settings().runs == 4
-    monkeypatch.setenv("TOOL_OCR_RUN_LIMIT", "1")
-    assert Settings().runs == 1
-    monkeypatch.setattr("os.cpu_count", lambda: 1)
-    monkeypatch.delenv("TOOL_OCR_RUN_LIMIT")
-    assert Settings().runs == 1  # never zero
+    assert Settings().worker_count == 8
+    monkeypatch.setenv("TOOL_OCR_WORKERS", "3")
+    assert Settings().worker_count == 3
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    monkeypatch.delenv("TOOL_OCR_WORKERS")
+    assert Settings().worker_count == 1  # never zero
 
 
 def test_the_settings_document_is_generated_from_the_settings_class() -> None:

@@ -1,33 +1,29 @@
-"""The hot folder: readiness (fake clock), claims, and the real watcher against a served Prefect.
-
-The service tests run the real thing: a `tool-ocr serve` runner on the test Prefect server, the
-watcher on real watchdog events, the real OCR engine in the runs, files written by the tests.
+"""The hot folder: readiness (fake clock), refusals, claims, and the watcher's loop driven round by
+round with a fake submitter (no Prefect): what it claims, refuses, holds, places and gives
+another run. The real service, end to end, is tests/test_service.py.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import subprocess
-import sys
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from conftest import text_page
 from core.settings import Settings
-from store.snapshot import query_snapshot
+from core.values import Source
+from store import claims, schema
+from watch.follow import MAX_CRASHES
 from watch.inbox import Inbox
 from watch.service import Watcher
 from watch.stability import Readiness
-from watch.submit import Batch, Submitter
+from watch.submit import ServerBusy, Submitter, Tracked
 
 
 class FakeClock:
@@ -136,281 +132,224 @@ def test_two_watchers_claiming_one_file_exactly_one_wins(settings: Settings) -> 
     path = settings.inbox / "sub" / "scan.png"
     path.write_bytes(b"scan")
     first, second = (Inbox(settings.inbox, settings.processing) for _ in range(2))
-    _, won = first.claim([path])
-    _, lost = second.claim([path])
-    assert [f.relative_path for f in won] == ["sub/scan.png"] and lost == []
-    assert Path(won[0].path).read_bytes() == b"scan" and not path.exists()
-    claims = second.claims()  # what a restarted watcher finds in processing/
-    assert [f.file_id for files in claims.values() for f in files] == [won[0].file_id]
+    won = first.claim(path)
+    assert won is not None and second.claim(path) is None
+    claim, file = won
+    assert file.relative_path == "sub/scan.png" and Path(file.path).read_bytes() == b"scan"
+    assert not path.exists() and file.file_id == f"{claim.name}/sub/scan.png"
+    assert second.claims() == {claim: file}  # what a restarted watcher finds in processing/
     assert len(list(settings.processing.iterdir())) == 1  # the loser left no empty claim
 
 
-# --- the watcher's loop, driven tick by tick (a recording submitter, no Prefect) -------------
+def test_a_name_that_is_not_utf8_is_refused_with_its_bytes_and_a_safe_name(
+    settings: Settings,
+) -> None:
+    raw = os.path.join(os.fsencode(settings.inbox), b"r\xe9sum\xe9.png")
+    with open(raw, "wb") as out:
+        out.write(b"scan")
+    inbox = Inbox(settings.inbox, settings.processing)
+    [path] = list(inbox.scan())
+    refusal = inbox.refusal(path)
+    assert refusal is not None and refusal.relative_path == "r%E9sum%E9.png"
+    assert "72 e9 73 75 6d e9" in refusal.reason and "not valid UTF-8" in refusal.reason
 
 
-class RecordingSubmitter(Submitter):
-    """Keeps batches 'in flight' forever; its first `failures` polls fail like a server away."""
+# --- the watcher's loop, round by round (a fake submitter, no Prefect) --------------------------
+
+
+class FakeSubmitter(Submitter):
+    """Gives each claimed file a made-up run; its first `failures` rounds fail like a server
+    away. Runs end only through the claim folder's marks, or when a test says so."""
 
     def __init__(self, failures: int = 0) -> None:
         super().__init__()
-        self.failures, self.polls = failures, 0
+        self.failures, self.rounds, self.created = failures, 0, 0
+        self.states: list[tuple[Tracked, str]] = []  # (tracked, how) reported next round
+        self.failed: list[str] = []
 
-    def poll(self, processing: Path) -> list[Batch]:
-        self.polls += 1
-        if self.polls <= self.failures:
-            raise ConnectionError("Prefect server unreachable")
-        for batch in self.batches.values():
-            batch.run_id = batch.run_id or uuid.uuid4()
-        return []
+    def submit(self) -> list[tuple[Tracked, Exception]]:
+        self.rounds += 1
+        if self.rounds <= self.failures:
+            raise ServerBusy("Prefect server unreachable")
+        return super().submit()
+
+    def _post_run(self, tracked: Tracked, submission: int) -> Any:
+        self.created += 1
+        return SimpleNamespace(id=uuid.uuid4(), name=tracked.run_name())
+
+    def by_states(self) -> list[Any]:
+        from watch.submit import Ended
+
+        ended, self.states = [Ended(t, h, {}) for t, h in self.states], []  # type: ignore[arg-type]
+        return ended
+
+    def sweep(self, processing: Path, grace: float) -> int:
+        return 0
+
+    def fail(self, run_id: Any, reason: str) -> None:
+        self.failed.append(reason)
+
+    def close(self) -> None:
+        pass
 
 
 def loop_watcher(settings: Settings, submitter: Submitter) -> Watcher:
-    clock = FakeClock()
-    watcher = Watcher(settings, submitter=submitter, clock=clock)
+    settings = settings.model_copy(update={"watch_rescan_seconds": 1.0})  # each round rescans
+    watcher = Watcher(settings, submitter=submitter, clock=FakeClock())
     watcher.readiness.quiet = 0  # readiness itself is tested above
     return watcher
 
 
-def test_a_burst_waits_in_the_folder_in_bounded_adaptive_batches(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TOOL_OCR_RUN_LIMIT", "1")  # one run at once, one more waiting
-    monkeypatch.setenv("TOOL_OCR_BATCH_MAX_FILES", "8")
-    settings = Settings()
-    for n in range(20):
-        (settings.inbox / f"scan-{n:02}.png").write_bytes(b"scan %d" % n)
-    submitter = RecordingSubmitter()
-    watcher = loop_watcher(settings, submitter)
-    for _ in range(3):
-        watcher.tick()
-    assert [len(b.files) for b in submitter.batches.values()] == [8, 8]
-    assert len(list(settings.inbox.iterdir())) == 4  # the rest wait on disk, unclaimed
-    del submitter.batches[next(iter(submitter.batches))]  # one run ended
-    watcher.tick()
-    assert [len(b.files) for b in submitter.batches.values()] == [8, 4]
-
-
-def test_the_server_being_away_never_stops_the_watcher(settings: Settings) -> None:
-    (settings.inbox / "scan.png").write_bytes(b"scan")
-    submitter = RecordingSubmitter(failures=3)
-    watcher = loop_watcher(settings, submitter)
-    for _ in range(6):
+def rounds(watcher: Watcher, n: int = 1) -> None:
+    for _ in range(n):
         watcher.tick()
         watcher.clock.now += 5  # type: ignore[attr-defined]
-    [batch] = submitter.batches.values()
-    assert batch.run_id is not None and submitter.polls > 3
-    assert [f.relative_path for f in batch.files] == ["scan.png"]
-    assert json.loads((settings.state / "watcher.json").read_text())["batches_in_flight"] == 1
 
 
-def test_a_link_is_quarantined_by_the_watcher_and_a_lone_file_goes_alone(
-    settings: Settings, tmp_path: Path
-) -> None:
-    (tmp_path / "target.png").write_bytes(b"elsewhere")
-    (settings.inbox / "link.png").symlink_to(tmp_path / "target.png")
-    (settings.inbox / "alone.png").write_bytes(b"alone")
-    submitter = RecordingSubmitter()
-    watcher = loop_watcher(settings, submitter)
-    watcher.tick()
-    assert (settings.failed / "link.png").is_symlink()
-    report = json.loads((settings.failed / "link.png.error.json").read_text())
-    assert report["error_type"] == "unsupported_file" and "symbolic link" in report["reason"]
-    assert [[f.relative_path for f in b.files] for b in submitter.batches.values()] == [
-        ["alone.png"]
-    ]
-
-
-# --- the real service -------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def service(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """`tool-ocr serve` on the test server, TOOL_OCR_HOME in a fresh folder; yields settings."""
-    from prefect.settings import PREFECT_API_URL
-
-    home = tmp_path_factory.mktemp("service")
-    env_vars = {
-        "TOOL_OCR_HOME": str(home),
-        "TOOL_OCR_SNAPSHOT_INTERVAL": "0",
-        "TOOL_OCR_WATCH_QUIET_SECONDS": "1.5",
-        "TOOL_OCR_WATCH_RESCAN_SECONDS": "2",
-        "TOOL_OCR_RUN_LIMIT": "1",
-    }
-    saved = {key: os.environ.get(key) for key in env_vars}
-    os.environ.update(env_vars)
-    settings = Settings()
-    settings.ensure_folders()
-    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-    log = (home / "serve.log").open("wb")
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "tool_ocr.cli", "serve"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for(
-            lambda: _deployments() >= {"ocr-inbox", "prune-expired"},
-            120,
-            "the runner to register its deployments",
-        )
-        yield settings
-    finally:
-        runner.terminate()
-        runner.wait(60)
-        for key, value in saved.items():
-            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
-
-
-def _deployments() -> set[str]:
-    from prefect.client.orchestration import get_client
-
-    with get_client(sync_client=True) as client:
-        return {d.name for d in client.read_deployments()}
-
-
-@contextmanager
-def watching(settings: Settings) -> Iterator[Watcher]:
-    watcher = Watcher(settings)
-    thread = threading.Thread(target=watcher.run, daemon=True)
-    thread.start()
-    try:
-        yield watcher
-    finally:
-        watcher.stop()
-        thread.join(30)
-
-
-def ended_runs(name_like: str) -> list[Any]:
-    """Flow runs whose name contains `name_like`, once all of them have ended (a run places
-    its files and publishes them a moment before Prefect marks it finished)."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
-
-    def read() -> list[Any]:
-        with get_client(sync_client=True) as client:
-            return client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_=name_like))
-            )
-
-    wait_for(
-        lambda: all(r.state is not None and r.state.is_final() for r in read()),
-        60,
-        f"runs named like {name_like!r} to end",
-    )
-    return read()
-
-
-def png(*lines: str) -> bytes:
-    buffer = io.BytesIO()
-    text_page(list(lines), size=40).save(buffer, format="PNG", dpi=(300, 300))
-    return buffer.getvalue()
-
-
-def files_rows(settings: Settings) -> dict[str, tuple[str, str | None, str | None]]:
-    """relative path -> (status, error_type, location) from the analysts' snapshot."""
-    if not settings.snapshot.exists():
-        return {}
-    _, rows = query_snapshot(
-        settings.snapshot,
-        "SELECT relative_path, status, error_type, location FROM files ORDER BY claimed_at",
+def files_rows(watcher: Watcher) -> dict[str, tuple[Any, ...]]:
+    """relative path -> (status, error_type, location, error_message), from the live database
+    (through the watcher, which holds it while files are in flight)."""
+    rows = watcher.store.read(
+        "SELECT relative_path, status, error_type, location, error_message FROM files"
     )
     return {row[0]: row[1:] for row in rows}
 
 
-def test_slow_writes_corrupt_files_and_duplicates_end_in_the_right_place(service: Settings) -> None:
-    settings = service
-    good = png("Quarterly report 2026", "Revenue grew by 12 percent")
-    with watching(settings):
-        slow = settings.inbox / "slow" / "report.png"
-        slow.parent.mkdir()
-        with slow.open("wb") as out:  # a scanner writing over ~4 s, well past the quiet period
-            for start in range(0, len(good), len(good) // 8 + 1):
-                out.write(good[start : start + len(good) // 8 + 1])
-                out.flush()
-                time.sleep(0.5)
-                assert not any(settings.processing.rglob("report.png")), "claimed while written"
-        (settings.inbox / "bad").mkdir()
-        (settings.inbox / "bad" / "broken.pdf").write_bytes(b"%PDF-1.7\nnot a pdf at all")
-        (settings.inbox / "after.png").write_bytes(png("Delivery note 5521", "Paid in full"))
-        wait_for(
-            lambda: (
-                {"slow/report.png", "bad/broken.pdf", "after.png"} <= set(files_rows(settings))
-                and not any(settings.processing.rglob("*.*"))
-            ),
-            180,
-            "three files placed",
-        )
-        (settings.inbox / "copy-of-report.png").write_bytes(good)
-        wait_for(lambda: "copy-of-report.png" in files_rows(settings), 120, "the duplicate")
-    rows = files_rows(settings)
-    assert rows["slow/report.png"][0] == "processed"
-    assert Path(rows["slow/report.png"][2]).parent.parent.parent.parent.parent == (
-        settings.processed
-    ), "processed/YYYY/MM/DD/slow/report.png"
-    assert Path(rows["slow/report.png"][2]).read_bytes() == good
-    assert rows["after.png"][0] == "processed"
-    status, error_type, location = rows["bad/broken.pdf"]
-    assert (status, error_type) == ("failed", "corrupt_file")
-    report = json.loads(Path(location + ".error.json").read_text())
-    assert report["error_type"] == "corrupt_file" and report["reason"]
-    assert report["attempts"] and report["flow_run_id"]
-    assert rows["copy-of-report.png"][0] == "duplicate"
-    assert Path(rows["copy-of-report.png"][2]).is_relative_to(settings.duplicates)
-    _, dup = query_snapshot(
-        settings.snapshot,
-        "SELECT f.duplicate_of = d.doc_id FROM files f "
-        "JOIN documents d USING (sha256) WHERE f.status = 'duplicate'",
-    )
-    assert dup == [(True,)]
-    _, text = query_snapshot(
-        settings.snapshot,
-        "SELECT text FROM pages p JOIN documents d "
-        "USING (doc_id) WHERE d.relative_path = 'slow/report.png'",
-    )
-    assert "revenue" in text[0][0].lower()
-    assert not list(settings.inbox.rglob("*.*"))
-    assert not list(settings.processing.iterdir()), "claim folders are cleaned up"
-    runs = ended_runs("inbox")  # the run holding the bad file failed, red
-    states = {r.state.type.value for r in runs if r.state is not None}
-    assert "FAILED" in states and "CRASHED" not in states, states
+def done(watcher: Watcher, tracked: Tracked) -> None:
+    """What a run that read the file leaves: its document stored, its outcome in the claim."""
+    file = tracked.file
+    source = Source(Path(file.path), Path(file.path).name, file.sha256, "png", file.size, 1)
+    store = watcher.store
+    store.start_document(source, flow_run_id=str(tracked.run_id))
+    store.finish_document(source, [], None, None, status="done")
+    claims.leave_outcome(tracked.claim, {"status": "done", "flow_run_id": str(tracked.run_id)})
 
 
-def test_a_restart_processes_what_arrived_meanwhile_and_duplicates_nothing(
-    service: Settings,
+def test_a_burst_waits_in_the_folder_a_few_files_per_worker_in_flight(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = service
-    inbox = Inbox(settings.inbox, settings.processing)
-    (settings.inbox / "left-claimed.png").write_bytes(png("Claimed before the crash 771"))
-    inbox.claim([settings.inbox / "left-claimed.png"])  # a watcher that died after claiming
-    for n in range(3):  # arrived while no watcher ran
-        (settings.inbox / f"meanwhile-{n}.png").write_bytes(png(f"Arrived meanwhile {n} 90{n}"))
-    with watching(settings):
-        wait_for(
-            lambda: (
-                {"left-claimed.png", "meanwhile-0.png", "meanwhile-1.png", "meanwhile-2.png"}
-                <= set(files_rows(settings))
-            ),
-            180,
-            "four files",
-        )
-        wait_for(lambda: not any(settings.processing.rglob("*.*")), 60, "processing/ empty")
-    rows = files_rows(settings)
-    assert all(rows[f"meanwhile-{n}.png"][0] == "processed" for n in range(3))
-    assert rows["left-claimed.png"][0] == "processed"
-    _, counts = query_snapshot(
-        settings.snapshot,
-        "SELECT relative_path, count(*) FROM files GROUP BY 1 HAVING count(*) > 1",
+    monkeypatch.setenv("TOOL_OCR_WORKERS", "1")
+    settings = Settings()
+    for n in range(20):
+        (settings.inbox / f"scan-{n:02}.png").write_bytes(b"scan %d" % n)
+    submitter = FakeSubmitter()
+    watcher = loop_watcher(settings, submitter)
+    rounds(watcher, 3)
+    assert len(submitter) == watcher.max_pending == 4 and submitter.created == 4
+    assert len(list(settings.inbox.iterdir())) == 16  # the rest wait on disk, unclaimed
+    done(watcher, next(iter(submitter.tracked.values())))
+    rounds(watcher, 2)  # placed in one round, the next file claimed in the next
+    assert len(submitter) == 4 and submitter.created == 5
+    assert sum(1 for _ in settings.processed.rglob("*.png")) == 1
+
+
+def test_the_server_being_away_never_stops_the_watcher(settings: Settings) -> None:
+    (settings.inbox / "scan.png").write_bytes(b"scan")
+    submitter = FakeSubmitter(failures=3)
+    watcher = loop_watcher(settings, submitter)
+    rounds(watcher, 6)
+    [tracked] = submitter.tracked.values()
+    assert tracked.run_id is not None and submitter.rounds > 3
+    assert tracked.file.relative_path == "scan.png"
+    beat = json.loads((settings.state / "watcher.json").read_text())
+    assert [f["file"] for f in beat["in_flight"]] == ["scan.png"]
+
+
+def test_one_bad_name_never_stops_the_good_files(settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "target.png").write_bytes(b"elsewhere")
+    (settings.inbox / "link.png").symlink_to(tmp_path / "target.png")
+    with open(os.path.join(os.fsencode(settings.inbox), b"r\xe9sum\xe9.png"), "wb") as out:
+        out.write(b"latin-1 name")
+    (settings.inbox / "good.png").write_bytes(b"good")
+    submitter = FakeSubmitter()
+    watcher = loop_watcher(settings, submitter)
+    rounds(watcher, 2)
+    assert [t.file.relative_path for t in submitter.tracked.values()] == ["good.png"]
+    assert (settings.failed / "link.png").is_symlink()
+    report = json.loads((settings.failed / "link.png.error.json").read_text())
+    assert report["error_type"] == "unsupported_file" and "symbolic link" in report["reason"]
+    assert (settings.failed / "r%E9sum%E9.png").read_bytes() == b"latin-1 name"
+    rows = files_rows(watcher)
+    assert rows["r%E9sum%E9.png"][:2] == ("failed", "unsupported_file")
+    assert "72 e9 73 75 6d e9" in rows["r%E9sum%E9.png"][3]
+
+
+def test_content_done_or_in_flight_never_gets_a_second_run(settings: Settings) -> None:
+    (settings.inbox / "first.png").write_bytes(b"same content")
+    submitter = FakeSubmitter()
+    watcher = loop_watcher(settings, submitter)
+    rounds(watcher)
+    (settings.inbox / "twin.png").write_bytes(b"same content")  # arrives while first is read
+    rounds(watcher)
+    assert submitter.created == 1 and len(watcher.held) == 1
+    done(watcher, next(iter(submitter.tracked.values())))
+    rounds(watcher)
+    (settings.inbox / "later.png").write_bytes(b"same content")  # arrives after it was done
+    rounds(watcher, 2)
+    rows = files_rows(watcher)
+    assert rows["first.png"][0] == "processed" and submitter.created == 1
+    assert rows["twin.png"][0] == "duplicate" and rows["later.png"][0] == "duplicate"
+    assert not watcher.held and not any(settings.processing.iterdir())
+
+
+def test_a_crash_is_pinned_on_its_file_which_fails_after_three(settings: Settings) -> None:
+    (settings.inbox / "crasher.png").write_bytes(b"kills its worker")
+    (settings.inbox / "innocent.png").write_bytes(b"fine")
+    submitter = FakeSubmitter()
+    watcher = loop_watcher(settings, submitter)
+    rounds(watcher)
+    crasher, innocent = sorted(submitter.tracked.values(), key=lambda t: t.file.relative_path)
+    watcher.store.start_document(
+        Source(Path(crasher.file.path), "crasher.png", crasher.file.sha256, "png", 16, 1),
+        flow_run_id="run",
     )
-    assert counts == []
-    runs = ended_runs("left-claimed")  # one run per claim, never two for one file
-    assert [r.state.type.value for r in runs if r.name.startswith("inbox")] == ["COMPLETED"]
+    for n in range(1, MAX_CRASHES + 1):
+        submitter.states.append((crasher, "crashed"))
+        rounds(watcher, 2)  # ended in one round, given another run in the next
+        if n < MAX_CRASHES:
+            assert crasher.run_id is not None and submitter.created == n + 2
+    done(watcher, innocent)
+    rounds(watcher)
+    rows = files_rows(watcher)
+    assert (
+        rows["crasher.png"][:2] == ("failed", "run_crashed") and "3 times" in rows["crasher.png"][3]
+    )
+    assert rows["innocent.png"][0] == "processed" and submitter.created == 4
+    status = watcher.store.read(schema.DOCUMENT_STATUS, [crasher.file.sha256])
+    assert status == [("failed",)] and submitter.failed
 
 
-def test_prune_expired_is_scheduled_hourly(service: Settings) -> None:
-    from prefect.client.orchestration import get_client
+def test_a_run_out_of_time_is_quarantined_as_timeout(settings: Settings) -> None:
+    (settings.inbox / "hangs.png").write_bytes(b"a page that hangs")
+    submitter = FakeSubmitter()
+    watcher = loop_watcher(settings, submitter)
+    rounds(watcher)
+    [tracked] = submitter.tracked.values()
+    claims.mark_timeout(tracked.claim, str(tracked.run_id), 601.0)
+    rounds(watcher)
+    rows = files_rows(watcher)
+    assert (
+        rows["hangs.png"][:2] == ("failed", "timeout")
+        and "TOOL_OCR_FILE_TIMEOUT" in rows["hangs.png"][3]
+    )
+    assert not any(settings.processing.iterdir())
 
-    with get_client(sync_client=True) as client:
-        deployment = client.read_deployment_by_name("prune-expired/prune-expired")
-    assert not deployment.paused
-    assert [getattr(s.schedule, "cron", None) for s in deployment.schedules] == ["0 * * * *"]
+
+def test_runs_found_dead_at_start_or_cancelled_are_not_the_files_fault(settings: Settings) -> None:
+    (settings.inbox / "left.png").write_bytes(b"claimed by a watcher that died")
+    inbox = Inbox(settings.inbox, settings.processing)
+    won = inbox.claim(settings.inbox / "left.png")
+    assert won is not None
+    claims.count_submission(won[0])  # its first run was created, then the service died
+    submitter = FakeSubmitter()
+    watcher = loop_watcher(settings, submitter)
+    watcher.recover(at_start=True)
+    rounds(watcher)
+    [tracked] = submitter.tracked.values()
+    for how in ("crashed", "cancelled"):
+        submitter.states.append((tracked, how))
+        rounds(watcher, 2)
+    assert claims.crash_count(tracked.claim) == 0 and claims.submissions(tracked.claim) == 3
+    done(watcher, tracked)
+    rounds(watcher)
+    assert files_rows(watcher)["left.png"][0] == "processed"

@@ -65,9 +65,8 @@ def prepare_prefect_env(settings: Settings) -> None:
 def use_service(settings: Settings) -> str:
     """The Prefect API of the service: PREFECT_API_URL, else the local server `up` starts."""
     url = os.environ.setdefault("PREFECT_API_URL", f"http://127.0.0.1:{settings.server_port}/api")
-    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")  # file to run start: ~2 s, not ~9
     os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"  # services log to the terminal
-    import prefect  # noqa: F401  (sets up logging: our packages get its handlers)
+    import prefect.main  # noqa: F401  (sets up logging: our packages get its handlers)
 
     show_logs()
     return url
@@ -96,6 +95,12 @@ def process(
 ) -> None:
     """OCR files now, without a running server; the files stay where they are."""
     settings = load_settings()
+    from watch import health
+
+    if settings.results_spool is None and _watcher_alive(health.read(settings)):
+        # the running service owns the live database: results go through its spool
+        os.environ["TOOL_OCR_RESULTS_SPOOL"] = str(settings.spool)
+        settings = Settings.load()
     from flows.ocr_document import ocr_document  # imports Prefect after its env is set
     from store.db import Store
 
@@ -125,6 +130,12 @@ def process(
     failures = [r for _, r in results if isinstance(r, BaseException)]
     if failures:
         raise typer.Exit(failures[0].exit_code if isinstance(failures[0], ToolOcrError) else 1)
+
+
+def _watcher_alive(beat: dict[str, Any] | None) -> bool:
+    from tool_ocr.status import beat_alive
+
+    return beat is not None and beat_alive(beat)
 
 
 def report(results: list[tuple[Path, Any]], settings: Settings) -> None:
@@ -162,9 +173,9 @@ def sql(query: Annotated[str, typer.Argument(help="A read-only SQL query.")]) ->
 
 @app.command()
 def up() -> None:
-    """Run the hot-folder service: local Prefect server (if none answers), deployments, watcher."""
+    """Run the hot-folder service: Prefect server (if none answers), workers, watcher."""
     settings = load_settings()
-    os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"
+    use_service(settings)  # the API (given, or the local server up starts) before Prefect loads
     from tool_ocr import up as service
 
     with reported():
@@ -173,7 +184,7 @@ def up() -> None:
 
 @app.command()
 def watch() -> None:
-    """Watch the inbox and submit ready files to the ocr-inbox deployment (needs `serve`)."""
+    """Watch the inbox: claim ready files, create a run for each, place it when it ends."""
     settings = load_settings()
     use_service(settings)
     import signal
@@ -187,35 +198,63 @@ def watch() -> None:
 
 
 @app.command()
-def serve() -> None:
-    """Serve the ocr-inbox and prune-expired deployments on this machine (a Prefect runner)."""
+def worker(
+    deploy: Annotated[
+        bool, typer.Option(help="Create the work pool and the deployments first.")
+    ] = True,
+) -> None:
+    """Run the work pool's flow runs in this process, the OCR model loaded once (one at a time)."""
     settings = load_settings()
     use_service(settings)
-    from deployments.serve import serve_all
+    from deployments.serve import register
+    from deployments.worker import serve
 
-    serve_all(settings)
+    with reported():
+        if deploy:
+            register(settings)
+        serve(settings)
 
 
 @app.command()
 def status() -> None:
-    """Health: server, deployments and schedules, watcher, files per folder, last errors."""
+    """Health: server and UI, deployments, prune, watcher, files in flight and per folder,
+    last success and last errors; exits 1 when something is wrong."""
     settings = load_settings()
     use_service(settings)
     from tool_ocr.status import collect
 
     health = collect(settings)
     mark = {True: "[green]yes", False: "[red]no"}
-    out.print(f"Prefect server {health['api_url']}: reachable {mark[health['server']]}")
+    out.print(
+        f"Prefect server {health['api_url']}: reachable {mark[health['server']]}; "
+        f"UI {health['ui_url']}"
+    )
     for d in health["deployments"]:
+        schedule = f", schedule {', '.join(d['schedules'])}" if d["schedules"] else ""
         out.print(
-            f"  deployment {d['name']}: {'[yellow]paused' if d['paused'] else 'active'}"
-            f"{', schedule ' + ', '.join(d['schedules']) if d['schedules'] else ''}"
+            f"  deployment {d['name']} (pool {d['work_pool']}): "
+            f"{'[yellow]paused' if d['paused'] else 'active'}{schedule}"
         )
-    out.print(f"Watcher alive {mark[health['watcher']['alive']]}: {health['watcher']['detail']}")
+    prune = health["prune"]
+    if prune:
+        out.print(f"  prune-expired: last {prune['last'] or 'never'}, next {prune['next'] or '-'}")
+    out.print(
+        f"Watcher alive {mark[health['watcher']['alive']]}: {health['watcher']['detail']}; "
+        f"{health['workers']} worker(s) alive"
+    )
+    for doc in health["in_flight"]:
+        out.print(
+            f"  reading {doc['name']}: page {doc['pages_done']} of {doc['pages_total']} "
+            f"({doc['at']})"
+        )
     out.print("Files: " + ", ".join(f"{k} {v}" for k, v in health["folders"].items()))
+    last = health["last_success"]
+    out.print(f"Last success: {last[0]} at {last[1]}" if last else "Last success: none yet")
     for path, error_type, message, when in health["errors"]:
         out.print(f"  [red]failed[/] {path} ({error_type}) {when or ''}: {message}")
-    if not (health["server"] and health["watcher"]["alive"]):
+    for problem in health["problems"]:
+        out.print(f"[red]problem:[/] {problem}")
+    if health["problems"]:
         raise typer.Exit(1)
 
 

@@ -1,8 +1,9 @@
 """The hot folder on disk: what counts as a candidate, what is refused, and the atomic claim.
 
 A claim renames a ready file from inbox/<relative path> into processing/<claim id>/<relative
-path>. A rename within one filesystem is atomic, so when two watchers race for one file exactly
-one wins; the loser sees it gone and moves on.
+path>, one file per claim. A rename within one filesystem is atomic, so when two watchers race
+for one file exactly one wins; the loser sees it gone and moves on. A file with other hard
+links is copied into its claim instead (its inode is shared with a file outside the inbox).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pathlib import Path
 
 from core.errors import ConfigError
 from core.values import InboxFile
-from store.folders import RUN_MARKER, remove_empty, remove_empty_tree
+from store import claims
+from store.folders import remove_empty, rename
 
 log = logging.getLogger(__name__)
 
@@ -109,12 +111,15 @@ class Inbox:
                     yield path
 
     def refusal(self, path: Path) -> Refusal | None:
-        """Why `path` must not be processed (symlink, FIFO, device, outside), or None."""
+        """Why `path` must not be processed (symlink, FIFO, device, a name that is not UTF-8),
+        or None."""
         rel = self.relative(path)
         try:
             mode = os.lstat(path).st_mode
         except FileNotFoundError:
             return None
+        if not encodable(rel):
+            return Refusal(path, safe_name(rel), "unsupported_file", _bad_name(rel))
         if stat.S_ISLNK(mode):
             target = os.path.realpath(path)
             where = "outside the hot folder" if not Path(target).is_relative_to(self.root) else ""
@@ -144,53 +149,37 @@ class Inbox:
             log.debug("%s: not readable yet: %s", path, exc)
             return False
 
-    def claim(self, paths: list[Path]) -> tuple[str, list[InboxFile]]:
-        """Move `paths` into a fresh claim folder; returns (claim id, the files won).
+    def claim(self, path: Path) -> tuple[Path, InboxFile] | None:
+        """Move `path` into a fresh claim folder; returns (claim folder, the file as the flow
+        takes it), or None when another watcher won it (or it is gone).
 
         The folder is built under a hidden name and renamed when complete, so another watcher
-        recovering claims never sees half of one.
-        """
+        recovering claims never sees half of one."""
         claim_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         building = self.processing / f".{claim_id}"
-        won = [rel for path in paths if (rel := self._take(path, building))]
-        if not won:
-            remove_empty(building, self.processing)
-            return claim_id, []
-        os.rename(building, self.processing / claim_id)
-        return claim_id, self._describe(claim_id, won)
-
-    def _take(self, path: Path, building: Path) -> str | None:
         rel = self.relative(path)
         target = building / rel
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(path, target)
-            return rel
+            rename(path, target)  # copies a hard-linked file out instead
         except OSError as exc:  # gone: another watcher won it; anything else: next round
             if not isinstance(exc, FileNotFoundError):
                 log.warning("%s: could not be claimed: %s", rel, exc)
             remove_empty(target.parent, self.processing)
             return None
+        folder = self.processing / claim_id
+        os.rename(building, folder)
+        return folder, describe_claimed(claim_id, folder / rel, rel)
 
-    def _describe(self, claim_id: str, relative_paths: list[str]) -> list[InboxFile]:
-        described = []
-        for rel in relative_paths:
-            try:
-                described.append(describe_claimed(claim_id, self.processing / claim_id / rel, rel))
-            except FileNotFoundError:  # placed meanwhile by the run that has it
-                continue
-        return described
-
-    def claims(self, stale_after: float = 600.0) -> dict[str, list[InboxFile]]:
-        """Claim folders left in processing/ (by a watcher that stopped), with their files.
+    def claims(self, stale_after: float = 600.0) -> dict[Path, InboxFile]:
+        """Claim folders left in processing/ (by a watcher that stopped), with their file.
 
         A hidden folder still being built by a watcher that died is finished here once it has
-        not changed for `stale_after` seconds.
-        """
+        not changed for `stale_after` seconds; an empty claim folder is removed."""
         for folder in self.processing.glob(".*"):
             if folder.is_dir() and time.time() - folder.stat().st_mtime > stale_after:
                 os.rename(folder, folder.with_name(folder.name[1:]))
-        found: dict[str, list[InboxFile]] = {}
+        found: dict[Path, InboxFile] = {}
         for folder in sorted(
             p for p in self.processing.iterdir() if p.is_dir() and not p.name.startswith(".")
         ):
@@ -199,11 +188,13 @@ class Inbox:
                 for p in folder.rglob("*")
                 if p.is_file() and not p.is_symlink() and not p.name.startswith(".")
             )
-            if files:
-                found[folder.name] = self._describe(folder.name, files)
-            else:
-                (folder / RUN_MARKER).unlink(missing_ok=True)
-                remove_empty_tree(folder, self.processing)
+            if not files:
+                claims.release(folder, self.processing)
+                continue
+            try:  # a claim holds one file; older ones held several: the first, then the rest
+                found[folder] = describe_claimed(folder.name, folder / files[0], files[0])
+            except FileNotFoundError:  # placed meanwhile by the run that has it
+                continue
         return found
 
 
@@ -219,6 +210,31 @@ def describe_claimed(claim_id: str, path: Path, relative_path: str) -> InboxFile
         relative_path,
         digest.hexdigest(),
         path.stat().st_size,
+    )
+
+
+def encodable(relative_path: str) -> bool:
+    """Whether a name can be stored and sent on: its bytes are UTF-8 (a Latin-1 name from an
+    old SMB client decodes to lone surrogates, which neither JSON nor DuckDB accept)."""
+    try:
+        relative_path.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def safe_name(relative_path: str) -> str:
+    """The name with each byte that is not UTF-8 written as %XX ('r%E9sum%E9.png')."""
+    return "".join(
+        f"%{ord(c) - 0xDC00:02X}" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in relative_path
+    )
+
+
+def _bad_name(relative_path: str) -> str:
+    raw = os.fsencode(relative_path)
+    return (
+        f"the file name is not valid UTF-8 (its bytes: {raw.hex(' ')}); it was saved here as "
+        f"{Path(safe_name(relative_path)).name!r}: rename it (in UTF-8) and drop it again"
     )
 
 

@@ -1,23 +1,24 @@
-"""The watcher: watchdog events and rescans feed readiness; ready files are claimed in batches.
+"""The watcher: watchdog events and rescans feed readiness; ready files are claimed one by one.
 
-The folder is the queue. At most `settings.runs + 1` batches are in flight (one waiting behind
-the running ones), so a burst of a thousand files stays on disk instead of becoming a thousand
-runs; when many files wait, one run takes several (up to `batch_max_files`), so the process
-start and the model load are paid once per batch. Nothing here raises out of `tick`: a bad
-file, an absent Prefect server or a busy database only delay things.
+The folder is the queue: at most `max_pending` files are claimed and in flight (a few per
+worker, so a worker finishing one finds the next waiting), and a burst of a thousand files
+stays on disk. Each claimed file gets its own run; content already processed (or being
+processed) is a duplicate and gets none. The watcher owns the live DuckDB: it loads the results
+workers spool, places files when their runs end and republishes the analysts' snapshot when
+the database changed, at most every `snapshot_interval`. Nothing raises out of `tick`, and each
+file is handled on its own: one bad file, an absent Prefect server or a busy database only
+delay the others.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
 import queue
-import socket
 import stat
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,17 +29,22 @@ from watchdog.observers.polling import PollingObserver
 
 from core.settings import Settings
 from core.values import InboxFile
-from store import schema
+from store import claims, schema
 from store.db import Store
-from store.folders import quarantine
+from store.placement import place_duplicate, quarantine, refused
 from store.spool import load_spool
+from watch import health
+from watch.follow import Follow
 from watch.inbox import NETWORK_FILESYSTEMS, Inbox, filesystem_type
 from watch.stability import Clock, Readiness
-from watch.submit import Batch, Submitter
+from watch.submit import Ended, Submitter, Tracked
 
 log = logging.getLogger(__name__)
-TICK = 0.5  # seconds between two looks at the readiness of candidates
-FOLLOW = 2.0  # seconds between two looks at the runs in flight
+TICK = 0.25  # seconds between two rounds (readiness, outcomes, spool, snapshot)
+FOLLOW = 3.0  # seconds between two looks at the runs' states in Prefect (crashes only: a
+#              run that ended well says so in its claim folder, seen every tick)
+SWEEP = 30.0  # seconds between two looks for runs left Running by a process that is gone
+IDLE = 2.0  # seconds without files in flight before the live database is let go
 
 
 class _Events(FileSystemEventHandler):
@@ -55,38 +61,42 @@ class _Events(FileSystemEventHandler):
 
 
 class Watcher:
-    """Detects ready files in the inbox and hands them to Prefect; never processes them."""
+    """Detects ready files, hands each to Prefect and places it when its run ends."""
 
     def __init__(
         self, settings: Settings, submitter: Submitter | None = None, clock: Clock = time.monotonic
     ) -> None:
         self.settings = settings
+        self.store = Store.from_settings(settings).owner()
         self.inbox = Inbox(settings.inbox, settings.processing, settings.watch_ignore)
         self.readiness = Readiness(settings.watch_quiet_seconds, clock)
         self.submitter = submitter if submitter is not None else Submitter()
+        self.follow = Follow(settings, self.store, self.submitter)
         self.clock = clock
-        self.max_pending = settings.runs + 1
+        self.max_pending = 4 * settings.worker_count
         self.events: queue.SimpleQueue[Path] = queue.SimpleQueue()
         self.stopping = threading.Event()
-        self.heartbeat = settings.state / "watcher.json"
-        self._next_rescan = self._next_follow = 0.0
+        self.held: list[Tracked] = []  # duplicates of content in flight, until it ends
+        self._next_rescan = self._next_follow = self._next_sweep = 0.0
         self._started = datetime.now(UTC)
+        self._idle_since: float | None = None
 
     def run(self) -> None:
         """Watch until `stop()` (or SIGTERM/Ctrl-C in the CLI)."""
         self.inbox.check()
         observer = self.start_observer()
         try:
+            self.recover(at_start=True)
             while not self.stopping.is_set():
                 self.tick()
                 self.stopping.wait(TICK)
         finally:
+            self.store.let_go()
+            self.submitter.close()
             observer.stop()
             observer.join(timeout=10)
-            self.heartbeat.unlink(missing_ok=True)
-            log.info(
-                "watcher stopped; %d batch(es) in flight continue in Prefect", len(self.submitter)
-            )
+            health.clear(self.settings)
+            log.info("watcher stopped; %d file(s) in flight continue", len(self.submitter))
 
     def stop(self) -> None:
         self.stopping.set()
@@ -103,47 +113,69 @@ class Watcher:
                 fstype,
                 self.settings.watch_rescan_seconds,
             )
-        observer = (
-            PollingObserver(timeout=self.settings.watch_poll_seconds)
-            if self.settings.watch_polling
-            else Observer()
-        )
+        poll = self.settings.watch_polling
+        observer = PollingObserver(timeout=self.settings.watch_poll_seconds) if poll else Observer()
         observer.schedule(_Events(self.events), str(self.inbox.root), recursive=True)
         observer.start()
         log.info(
-            "watching %s (%s, quiet %gs, up to %d run(s) in flight, batches of up to %d)",
+            "watching %s (%s, quiet %gs, up to %d file(s) in flight)",
             self.inbox.root,
-            "polling" if self.settings.watch_polling else "native events",
+            "polling" if poll else "native events",
             self.readiness.quiet,
             self.max_pending,
-            self.settings.batch_max_files,
         )
         return observer
 
-    def recover(self) -> None:
-        """Claims in processing/ that no run of ours follows (left by a watcher that stopped,
-        or stranded by an error) go to Prefect again; a live run is found by its key."""
-        for claim_id, files in self.inbox.claims().items():
-            if claim_id not in self.submitter.batches and files:
-                log.info("%s: %d claimed file(s) not followed, submitting", claim_id, len(files))
-                self.submitter.add(claim_id, files)
+    def recover(self, at_start: bool = False) -> None:
+        """Claims in processing/ that nothing follows (left by a watcher that stopped): each is
+        followed again, getting its last run back from Prefect, or a first one."""
+        tracked_claims = {t.claim for t in [*self.submitter.tracked.values(), *self.held]}
+        for claim, file in self.inbox.claims().items():
+            if claim in tracked_claims:
+                continue
+            log.info("%s: claimed earlier (%s), following it", file.relative_path, claim.name)
+            self.submitter.add(file, claim)
+            if at_start:
+                self.follow.recovered.add(file.file_id)
 
     def tick(self) -> None:
-        """One round: events, rescan, readiness, claims, runs in flight, heartbeat."""
-        for step in (
+        """One round; each step on its own, so one that fails never stops the others."""
+        self._hold_database()
+        steps: tuple[Callable[[], None], ...] = (
             self._take_events,
             self._rescan,
             self._claim_ready,
-            self._follow,
+            self._settle_by_markers,
+            self._follow_runs,
             self._load_results,
+            self._publish,
             self._beat,
-        ):
+        )
+        for step in steps:
             try:
                 step()
-            except Exception as exc:  # one bad round never stops the watcher
+            except Exception as exc:
                 log.warning(
                     "watcher: %s failed: %s: %s", step.__name__.strip("_"), type(exc).__name__, exc
                 )
+
+    def _hold_database(self) -> None:
+        """While files are in flight the live database stays open (a transaction then costs
+        a few milliseconds, not an opening); idle, it is let go for other writers."""
+        busy = len(self.submitter) or self.held or self._spooled()
+        if busy:
+            self._idle_since = None
+            try:
+                self.store.hold()
+            except Exception as exc:  # busy elsewhere: each step opens it as it needs
+                log.debug("live database not held: %s", exc)
+        elif self._idle_since is None:
+            self._idle_since = self.clock()
+        elif self.clock() - self._idle_since >= IDLE:
+            self.store.let_go()
+
+    def _spooled(self) -> bool:
+        return any(self.settings.spool.glob("*.json"))
 
     def _take_events(self) -> None:
         while True:
@@ -164,37 +196,63 @@ class Watcher:
                 self.readiness.touch(path)
 
     def _claim_ready(self) -> None:
+        """Claim ready files while fewer than `max_pending` are in flight, each on its own."""
         self._look_again()
-        free = self.max_pending - len(self.submitter)
-        ready = self.readiness.ready() if free > 0 else []
-        while free > 0 and ready:
-            size = min(self.settings.batch_max_files, math.ceil(len(ready) / free))
-            batch = [path for path in ready[:size] if self.inbox.opens(path)]
-            ready = ready[size:]
-            for path in batch:
-                self.readiness.forget(path)
-            if not batch:
-                continue
-            claim_id, files = self.inbox.claim(batch)
-            if files:
-                log.info("%s: claimed %s", claim_id, ", ".join(f.relative_path for f in files))
-                self.submitter.add(claim_id, files)
-                self._record_claims(files)
-                free -= 1
-        if len(self.submitter) and any(b.run_id is None for b in self.submitter.batches.values()):
-            self._next_follow = 0.0  # create the new runs now, not at the next follow-up
+        claimed: list[tuple[Path, InboxFile]] = []
+        for path in self.readiness.ready():
+            if len(self.submitter) + len(claimed) >= self.max_pending:
+                break
+            self.readiness.forget(path)
+            try:
+                if (refusal := self.inbox.refusal(path)) is not None:
+                    self._refuse(
+                        refusal.path, refusal.relative_path, refusal.error_type, refusal.reason
+                    )
+                elif self.inbox.opens(path) and (won := self.inbox.claim(path)) is not None:
+                    claimed.append(won)
+            except Exception as exc:  # this file waits for the next rescan; others go on
+                log.warning("%s: not claimed: %s: %s", path, type(exc).__name__, exc)
+        if claimed:
+            self._dispatch(claimed)
 
-    def _record_claims(self, files: list[InboxFile]) -> None:
-        """`files` rows say 'processing' while a file is claimed (best effort: the run's
-        placement writes the final row in any case)."""
+    def _dispatch(self, claimed: list[tuple[Path, InboxFile]]) -> None:
+        """Record the claims, then: done content is a duplicate at once, content in flight
+        waits for its twin, the rest gets a run."""
         now = datetime.now(UTC)
         rows = [
-            (f.file_id, f.relative_path, f.sha256, f.size, f.path, None, now, now) for f in files
+            (f.file_id, f.relative_path, f.sha256, f.size, f.path, None, now, now)
+            for _, f in claimed
         ]
-        try:
-            Store.from_settings(self.settings, lock_timeout=5).write(schema.CLAIM_FILE, rows)
-        except Exception as exc:
-            log.warning("claims not recorded in DuckDB yet (%s); their runs record them", exc)
+        self.store.write(schema.CLAIM_FILE, rows)
+        statuses = dict(self.store.read(schema.DOCUMENT_STATUSES, [[f.sha256 for _, f in claimed]]))
+        for claim, file in claimed:
+            log.info("%s: claimed (%s)", file.relative_path, claim.name)
+            tracked = Tracked(file, claim)
+            if statuses.get(file.sha256) == "done":
+                self._duplicate(tracked)
+            elif self._in_flight(file.sha256):
+                self.held.append(tracked)
+            else:
+                self.submitter.add(file, claim)
+
+    def _in_flight(self, sha256: str) -> bool:
+        return any(t.file.sha256 == sha256 for t in self.submitter.tracked.values())
+
+    def _duplicate(self, tracked: Tracked) -> None:
+        original = self.store.read(schema.ORIGINAL_OF, [tracked.file.sha256])
+        place_duplicate(tracked.file, original[0][:2], self.store, self.settings, None)
+        claims.release(tracked.claim, self.settings.processing)
+
+    def _release_held(self) -> None:
+        """Held duplicates whose twin ended: a duplicate now, or a run of their own."""
+        waiting, self.held = self.held, []
+        for tracked in waiting:
+            if self._in_flight(tracked.file.sha256):
+                self.held.append(tracked)
+            elif self.store.document_status(tracked.file.sha256) == "done":
+                self._duplicate(tracked)
+            else:
+                self.submitter.add(tracked.file, tracked.claim)
 
     def _look_again(self) -> None:
         """Stat every candidate: gone ones are forgotten, links and FIFOs quarantined."""
@@ -206,66 +264,89 @@ class Watcher:
                 continue
             if not stat.S_ISREG(info.st_mode):
                 self.readiness.forget(path)
-                self._refuse(path)
+                if (refusal := self.inbox.refusal(path)) is not None:
+                    self._refuse(path, refusal.relative_path, refusal.error_type, refusal.reason)
             else:
                 self.readiness.observe(path, info.st_size, info.st_mtime)
 
-    def _refuse(self, path: Path) -> None:
-        refusal = self.inbox.refusal(path)
-        if refusal is not None:
-            quarantine(
-                path, refusal.relative_path, refusal.error_type, refusal.reason, self.settings
-            )
+    def _refuse(self, path: Path, relative_path: str, error_type: str, reason: str) -> None:
+        try:
+            quarantine(path, refused(relative_path), error_type, reason, self.store, self.settings)
+        except Exception as exc:  # the next rescan finds it again
+            log.warning("%s: not quarantined yet: %s", relative_path, exc)
 
-    def _follow(self) -> None:
-        if not len(self.submitter) or self.clock() < self._next_follow:
+    def _settle_by_markers(self) -> None:
+        """Files whose run left an outcome or a time-out mark: placed now."""
+        ended = self.submitter.by_markers()
+        if ended:
+            self._load_results()  # their results land before they are placed
+        for one in ended:
+            self._settle(one)
+        if ended:
+            self._release_held()
+
+    def _follow_runs(self) -> None:
+        """Create missing runs (every round); settle the runs that ended in Prefect without a
+        word (every FOLLOW); mark Crashed the runs a dead process left Running (every SWEEP)."""
+        if not len(self.submitter) and self.clock() < self._next_sweep:
+            return
+        if self.clock() >= self._next_sweep:
+            self._next_sweep = self.clock() + SWEEP
+            self.submitter.sweep(self.settings.processing, SWEEP)
+        for tracked, exc in self.submitter.submit():
+            self.follow.give_up(
+                tracked, "unsupported_file", f"no run could be created: {exc}", None
+            )
+        if self.clock() < self._next_follow:
             return
         self._next_follow = self.clock() + FOLLOW
-        for batch in self.submitter.poll(self.inbox.processing):
-            self._give_up(batch)
+        ended = self.submitter.by_states()
+        if ended:
+            self._load_results()
+        for one in ended:
+            self._settle(one)
+        if ended:
+            self._release_held()
 
-    def _give_up(self, batch: Batch) -> None:
-        """Quarantine what crashed runs left; a file that cannot be moved now is found by the
-        next rescan's recovery."""
-        reason = (
-            f"its runs crashed {batch.crashes} times without placing it (last run "
-            f"{batch.run_id}): see that run's logs in Prefect"
-        )
-        for file in batch.files:
-            try:
-                quarantine(
-                    Path(file.path),
-                    file.relative_path,
-                    "run_crashed",
-                    reason,
-                    self.settings,
-                    sha256=file.sha256,
-                    size=file.size,
-                    file_id=file.file_id,
-                )
-            except Exception as exc:
-                log.warning("%s: not quarantined yet: %s", file.relative_path, exc)
+    def _settle(self, ended: Ended) -> None:
+        try:
+            self.follow.settle(ended)
+        except Exception as exc:  # this file is settled again next round; the others go on
+            log.warning(
+                "%s: not settled yet: %s: %s",
+                ended.tracked.file.relative_path,
+                type(exc).__name__,
+                exc,
+            )
 
     def _load_results(self) -> None:
-        """Results spooled by workers on other machines land in DuckDB here."""
-        spool = self.settings.results_spool
-        if spool is not None and spool.is_dir():
-            store = Store.from_settings(self.settings).owner()
-            load_spool(spool, store)
-            store.refresh_snapshot()  # throttled; catches up on the last loads of a burst
+        """Results spooled by workers (this machine's, or other machines') land in DuckDB."""
+        if self.settings.spool.is_dir():
+            load_spool(self.settings.spool, self.store)
+
+    def _publish(self) -> None:
+        """The analysts' snapshot, when the database changed (at most every interval)."""
+        self.store.refresh_snapshot()
 
     def _beat(self) -> None:
-        """state/watcher.json: what `tool-ocr status` reads to say the watcher is alive."""
-        body = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "inbox": str(self.inbox.root),
-            "started_at": self._started.isoformat(timespec="seconds"),
-            "beat_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "candidates": len(self.readiness),
-            "batches_in_flight": len(self.submitter),
-            "polling": self.settings.watch_polling,
-        }
-        tmp = self.heartbeat.with_name(f".{self.heartbeat.name}.tmp")
-        tmp.write_text(json.dumps(body), "utf-8")
-        os.replace(tmp, self.heartbeat)
+        """state/watcher.json: alive, and what it has in hand (for `tool-ocr status`)."""
+        last = self.follow.last_placed
+        health.beat(
+            self.settings,
+            {
+                "inbox": str(self.inbox.root),
+                "started_at": self._started.isoformat(timespec="seconds"),
+                "waiting": len(self.readiness),
+                "in_flight": [
+                    {
+                        "file": t.file.relative_path,
+                        "run": str(t.run_id) if t.run_id else None,
+                        "claim": t.claim.name,
+                    }
+                    for t in self.submitter.tracked.values()
+                ],
+                "held": len(self.held),
+                "last_placed_at": last.isoformat(timespec="seconds") if last else None,
+                "polling": self.settings.watch_polling,
+            },
+        )

@@ -1,4 +1,5 @@
-"""Placement: each claimed file ends in processed/, duplicates/ or failed/, recorded in DuckDB."""
+"""Placement: each claimed file ends in processed/, duplicates/ or failed/, recorded in DuckDB
+(store/placement.py), and the claim folder's marks (store/claims.py)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,21 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from core.errors import CorruptFileError
 from core.settings import Settings
 from core.values import InboxFile, Line, Outputs, Page, Source
-from store import schema
+from store import claims, schema
 from store.db import Store
-from store.folders import RUN_MARKER, claim_process_died, move, quarantine, write_json
+from store.folders import move, write_json
+from store.placement import place, place_duplicate, quarantine, refused
+from store.rows import Attempt
 from tasks.artifacts import summary_markdown
-from tasks.place import place_file
+
+NOW = datetime.now(UTC)
 
 
 def claimed(settings: Settings, relative_path: str, content: bytes) -> InboxFile:
@@ -49,6 +53,13 @@ def files_row(settings: Settings, file_id: str) -> tuple[object, ...]:
     return rows[0]
 
 
+def settle(settings: Settings, item: InboxFile, outcome: dict[str, object]) -> dict[str, object]:
+    return place(item, outcome, Store.from_settings(settings), settings, "run-1")
+
+
+DONE = {"status": "done"}
+
+
 def done_document(settings: Settings, item: InboxFile) -> Source:
     source = Source(Path(item.path), Path(item.path).name, item.sha256, "png", item.size, 1)
     store = Store.from_settings(settings)
@@ -62,7 +73,7 @@ def test_a_processed_file_moves_to_a_dated_folder_and_its_document_follows(
 ) -> None:
     item = claimed(settings, "letters/scan.png", b"scan one")
     done_document(settings, item)
-    placed = place_file.fn(item, {"status": "done"}, settings)
+    placed = settle(settings, item, DONE)
     target = Path(placed["location"])
     assert target.relative_to(settings.processed).parts[3:] == ("letters", "scan.png")
     assert time.strftime("%Y/%m/%d") in str(target)
@@ -78,9 +89,9 @@ def test_a_processed_file_moves_to_a_dated_folder_and_its_document_follows(
 def test_the_same_content_again_is_a_duplicate_pointing_at_the_original(settings: Settings) -> None:
     first = claimed(settings, "a.png", b"same bytes")
     done_document(settings, first)
-    place_file.fn(first, {"status": "done"}, settings)
+    settle(settings, first, DONE)
     second = claimed(settings, "b.png", b"same bytes")
-    placed = place_file.fn(second, {"status": "skipped"}, settings)
+    placed = settle(settings, second, DONE)
     assert placed["status"] == "duplicate"
     assert Path(placed["location"]) == settings.duplicates / "b.png"
     status, _, duplicate_of, _, message = files_row(settings, second.file_id)
@@ -93,7 +104,7 @@ def test_a_rerun_of_a_file_whose_results_landed_is_processed_not_a_duplicate(
 ) -> None:
     item = claimed(settings, "c.png", b"crashed after record")
     done_document(settings, item)  # its own run stored it, then died before placing it
-    placed = place_file.fn(item, {"status": "skipped"}, settings)
+    placed = settle(settings, item, DONE)
     assert placed["status"] == "processed"
 
 
@@ -101,13 +112,33 @@ def test_a_failed_file_is_quarantined_with_its_reason_beside_it(settings: Settin
     (settings.failed / "in" / "box").mkdir(parents=True)
     (settings.failed / "in" / "box" / "bad.pdf").write_bytes(b"an earlier bad.pdf")
     item = claimed(settings, "in/box/bad.pdf", b"%PDF-1.4 garbage")
-    attempts = [{"task_name": "ingest", "attempt": 1, "state": "FAILED"}]
-    placed = place_file.fn(item, CorruptFileError("bad.pdf: no PDF structure"), settings, attempts)
-    target = Path(placed["location"])
+    store = Store.from_settings(settings)
+    store.record_attempt(
+        Attempt(
+            "ingest",
+            1,
+            NOW,
+            NOW,
+            "FAILED",
+            item.sha256,
+            None,
+            "run-1",
+            "task-1",
+            "corrupt_file",
+            "bad.pdf: no PDF structure",
+        )
+    )
+    outcome = {
+        "status": "failed",
+        "error_type": "corrupt_file",
+        "error_message": "bad.pdf: no PDF structure",
+    }
+    target = Path(settle(settings, item, outcome)["location"])
     assert target == settings.failed / "in" / "box" / "bad (2).pdf"  # the earlier one is kept
     report = json.loads((target.parent / "bad (2).pdf.error.json").read_text())
     assert report["error_type"] == "corrupt_file" and "no PDF structure" in report["reason"]
-    assert report["attempts"] == attempts and report["file"] == "in/box/bad.pdf"
+    assert [a["task_name"] for a in report["attempts"]] == ["ingest"]
+    assert report["file"] == "in/box/bad.pdf" and report["flow_run_id"] == "run-1"
     assert files_row(settings, item.file_id)[3] == "corrupt_file"
 
 
@@ -118,7 +149,10 @@ def test_quarantine_moves_a_link_itself_never_its_target(
     target.write_bytes(b"keep me")
     link = settings.inbox / "link.png"
     link.symlink_to(target)
-    moved = quarantine(link, "link.png", "unsupported_file", "symbolic link", settings)
+    store = Store.from_settings(settings)
+    moved = quarantine(
+        link, refused("link.png"), "unsupported_file", "symbolic link", store, settings
+    )
     assert moved.is_symlink() and target.read_bytes() == b"keep me"
     assert (settings.failed / "link.png.error.json").exists()
 
@@ -158,15 +192,15 @@ def test_a_run_killed_between_row_and_rename_is_placed_again_to_the_same_target(
     def killed(path: Path, target: Path) -> None:
         raise KeyboardInterrupt("the run's process is killed")
 
-    monkeypatch.setattr("tasks.place.rename", killed)
+    monkeypatch.setattr("store.placement.rename", killed)
     with pytest.raises(KeyboardInterrupt):
-        place_file.fn(item, {"status": "done"}, settings)
+        settle(settings, item, DONE)
     monkeypatch.undo()
     first = files_row(settings, item.file_id)[1]
-    placed = place_file.fn(item, {"status": "skipped"}, settings)  # the rerun: content done
-    assert placed == {"status": "processed", "location": first}
+    again = settle(settings, item, DONE)  # the watcher settles it again
+    assert again == {"status": "processed", "location": first}
     assert Path(first).read_bytes() == b"killed mid-placement"
-    assert place_file.fn(item, {"status": "done"}, settings)["location"] == first  # a retry
+    assert settle(settings, item, DONE)["location"] == first  # and again: nothing moves
 
 
 def test_copies_processed_by_overlapping_runs_end_as_one_processed_and_a_duplicate(
@@ -182,8 +216,8 @@ def test_copies_processed_by_overlapping_runs_end_as_one_processed_and_a_duplica
         store.start_document(source, flow_run_id=None)
     for source in sources:
         store.finish_document(source, [], None, None, status="done")
-    assert place_file.fn(early, {"status": "done"}, settings)["status"] == "duplicate"
-    assert place_file.fn(late, {"status": "done"}, settings)["status"] == "processed"
+    assert settle(settings, early, DONE)["status"] == "duplicate"
+    assert settle(settings, late, DONE)["status"] == "processed"
 
 
 def test_a_claim_whose_process_died_is_told_from_a_live_one(settings: Settings) -> None:
@@ -193,7 +227,54 @@ def test_a_claim_whose_process_died_is_told_from_a_live_one(settings: Settings) 
     dead.wait()
     for pid, died in ((dead.pid, True), (os.getpid(), False)):
         write_json(
-            folder / RUN_MARKER, {"flow_run_id": "run-1", "host": socket.gethostname(), "pid": pid}
+            folder / claims.RUN, {"flow_run_id": "run-1", "host": socket.gethostname(), "pid": pid}
         )
-        assert claim_process_died(folder, "run-1") is died
-    assert claim_process_died(folder, "another-run") is False
+        assert claims.run_died(folder, "run-1") is died
+    assert claims.run_died(folder, "another-run") is False
+
+
+def test_another_machines_run_is_dead_once_its_mark_goes_stale(settings: Settings) -> None:
+    folder = settings.processing / "claim-8"
+    folder.mkdir()
+    write_json(folder / claims.RUN, {"flow_run_id": "run-2", "host": "elsewhere", "pid": 1})
+    assert claims.run_died(folder, "run-2") is False  # touched just now
+    old = time.time() - claims.STALE_RUN - 5
+    os.utime(folder / claims.RUN, (old, old))
+    assert claims.run_died(folder, "run-2") is True
+
+
+def test_a_claims_marks_count_crashes_and_submissions_across_restarts(settings: Settings) -> None:
+    folder = settings.processing / "claim-7"
+    folder.mkdir()
+    assert (claims.submissions(folder), claims.count_submission(folder)) == (0, 1)
+    assert claims.count_crash(folder) == 1 and claims.count_crash(folder) == 2
+    claims.clear_run(folder)  # a new run: its marks go, the counts stay
+    assert claims.submissions(folder) == 1 and claims.count_crash(folder) == 3
+    claims.release(folder, settings.processing)
+    assert not folder.exists()
+
+
+def test_a_hard_linked_file_is_copied_out_never_touched_through_its_other_name(
+    settings: Settings, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"shared inode")
+    old = time.time() - 3 * 86400
+    os.utime(outside, (old, old))
+    linked = settings.inbox / "linked.png"
+    os.link(outside, linked)
+    moved = move(linked, settings.processed, "linked.png")
+    assert moved.read_bytes() == b"shared inode" and not linked.exists()
+    assert outside.stat().st_mtime == pytest.approx(old, abs=1)  # its times are untouched
+    assert outside.stat().st_nlink == 1 and moved.stat().st_ino != outside.stat().st_ino
+
+
+def test_content_already_done_is_placed_as_a_duplicate_without_a_run(settings: Settings) -> None:
+    first = claimed(settings, "first.png", b"twice")
+    done_document(settings, first)
+    settle(settings, first, DONE)
+    second = claimed(settings, "second.png", b"twice")
+    store = Store.from_settings(settings)
+    original = store.read(schema.ORIGINAL_OF, [second.sha256])[0][:2]
+    result = place_duplicate(second, original, store, settings, None)
+    assert result["status"] == "duplicate" and Path(result["location"]).read_bytes() == b"twice"
