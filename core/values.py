@@ -46,9 +46,12 @@ class Source:
     page_count: int
 
     @property
-    def doc_id(self) -> int:
-        """Positive 63-bit integer derived from the content hash (DuckDB join key)."""
-        return int(self.sha256[:16], 16) >> 1
+    def doc_id(self) -> str:
+        """The DuckDB document key: 'doc-' and the first 16 hex digits of the content hash.
+
+        Text, never a number: a 64-bit integer loses digits in JavaScript and Excel, and Excel
+        would still read a key made only of digits as a number."""
+        return f"doc-{self.sha256[:16]}"
 
     @property
     def stem(self) -> str:

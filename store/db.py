@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from core.errors import NoSnapshotError, TransientError
-from core.values import EngineInfo, Outputs, Page, Source
-from store import rows, schema, snapshot
+from core.values import EngineInfo, Outputs, Page, Review, Source, review
+from store import ddl, rows, schema, snapshot
 from store.duck import translated
 from store.lock import file_lock
 from store.rows import Attempt
@@ -131,7 +131,7 @@ class Store:
             try:
                 con.execute("SET TimeZone = 'UTC'")
                 if migrate and not read_only and self.live not in _migrated:
-                    schema.migrate(con)
+                    ddl.migrate(con)
                     _migrated.add(self.live)
             except BaseException:
                 con.close()
@@ -168,7 +168,7 @@ class Store:
     def migrate(self) -> list[int]:
         """Apply missing migrations to the live database; return the versions applied."""
         with self._connect(migrate=False) as con:
-            applied = schema.migrate(con)
+            applied = ddl.migrate(con)
         _migrated.add(self.live)
         return applied
 
@@ -211,8 +211,11 @@ class Store:
         error_type: str | None = None,
         error_message: str | None = None,
         flow_run_id: str | None = None,
-    ) -> None:
-        """Store a document's outcome; for 'done' also replace its pages and lines.
+        low_confidence: float | None = None,
+        review_share: float | None = None,
+    ) -> Review | None:
+        """Store a document's outcome; for 'done' also replace its pages and lines, and with
+        both thresholds store its review (core.values.review), which is returned.
 
         One transaction, idempotent. A 'done' row is only ever overwritten by another 'done':
         a forced re-run that fails leaves the earlier results (its attempts say what failed).
@@ -221,9 +224,12 @@ class Store:
             raise ValueError(f"unknown document status {status!r}; expected one of {STATUSES}")
         if len({page.number for page in pages}) != len(pages):
             raise ValueError(f"{source.name}: page numbers repeat")
+        checked = None
+        if status == "done" and low_confidence is not None and review_share is not None:
+            checked = review(pages, low_confidence, review_share)
         row = rows.finish_row(
             source, outputs, engine, status, error_type, error_message, flow_run_id
-        )
+        ) + rows.review_columns(checked, low_confidence, review_share)
         self.apply(
             [
                 (schema.FINISH_DOCUMENT, row),
@@ -231,6 +237,7 @@ class Store:
             ]
         )
         log.debug("%s: stored as %s (%d pages)", source.name, status, len(pages))
+        return checked
 
     def document_status(self, sha256: str) -> str | None:
         """The stored status of a document, or None when it was never seen."""

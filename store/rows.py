@@ -1,5 +1,5 @@
-"""Rows as the schema's statements take them: a task attempt, a document's outcome, its pages
-and lines (one list parameter per column, inserted with unnest in one statement)."""
+"""Rows as the schema's statements take them: a task attempt, a document's outcome and review,
+its pages and lines (one list parameter per column, inserted with unnest in one statement)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core.values import EngineInfo, Outputs, Page, Source
+from core.values import EngineInfo, Outputs, Page, Review, Source
 from store import schema
 from store.spool import Op
 
@@ -84,6 +84,7 @@ def attempt_op(attempt: Attempt) -> Op:
 
 
 def utcnow() -> datetime:
+    """Now, timezone-aware, in UTC."""
     return datetime.now(UTC)
 
 
@@ -96,6 +97,7 @@ def finish_row(
     error_message: str | None,
     flow_run_id: str | None,
 ) -> list[Any]:
+    """The `documents` row (schema.FINISH_DOCUMENT) up to its review columns."""
     paths = outputs.as_dict() if outputs else {}
     now = utcnow()
     return [
@@ -122,6 +124,25 @@ def finish_row(
     ]
 
 
+def review_columns(
+    checked: Review | None, low_confidence: float | None, review_share: float | None
+) -> list[Any]:
+    """The review columns of schema.FINISH_DOCUMENT: the review and the thresholds it used
+    (all NULL when no review was made: a failed document)."""
+    if checked is None:
+        return [None] * 8
+    return [
+        checked.words,
+        checked.weak_words,
+        checked.mean_confidence,
+        checked.weakest,
+        checked.needed,
+        list(checked.reasons),
+        low_confidence,
+        review_share,
+    ]
+
+
 def replace_pages(source: Source, pages: Sequence[Page]) -> list[Op]:
     ops: list[Op] = [(schema.DELETE_PAGES, [source.doc_id]), (schema.DELETE_LINES, [source.doc_id])]
     page_rows = [
@@ -135,6 +156,7 @@ def replace_pages(source: Source, pages: Sequence[Page]) -> list[Op]:
             p.mean_confidence,
             p.text,
             p.seconds,
+            p.repaired,
         )
         for p in pages
     ]

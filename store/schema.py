@@ -1,149 +1,12 @@
-"""The one place for DuckDB DDL (ordered migrations, each applied once in its own transaction)
-and for the statements that name its columns.
+"""The statements that name DuckDB's columns, next to each other; `?` parameters only, no
+identifier ever built from input. The DDL is in store/ddl.py (migrations), store/comments.py
+and store/views.py.
 
-No foreign keys (DuckDB refuses updates of referenced rows) and no primary key on `pages` or
-`lines`: a document's pages and lines are replaced by delete + insert in one transaction, keyed
-by `doc_id` (Source.doc_id). Boxes are PDF points, top-left origin.
+Document keys: `doc_id` is text, 'doc-' and the SHA-256's first 16 hex digits (Source.doc_id);
+statements that write `files` derive it from the row's sha256, so their callers pass none.
 """
 
 from __future__ import annotations
-
-import logging
-from typing import NamedTuple
-
-import duckdb
-
-log = logging.getLogger(__name__)
-
-
-class Migration(NamedTuple):
-    version: int
-    name: str
-    sql: str
-
-
-DOCUMENTS = """
-CREATE TABLE documents (
-    sha256         VARCHAR PRIMARY KEY,
-    doc_id         BIGINT NOT NULL,
-    status         VARCHAR NOT NULL
-                   CHECK (status IN ('processing', 'done', 'failed', 'duplicate', 'skipped')),
-    source_name    VARCHAR NOT NULL,
-    source_path    VARCHAR NOT NULL,
-    relative_path  VARCHAR,
-    kind           VARCHAR NOT NULL,
-    size_bytes     BIGINT NOT NULL,
-    page_count     INTEGER NOT NULL,
-    started_at     TIMESTAMPTZ,
-    finished_at    TIMESTAMPTZ,
-    duration_s     DOUBLE,
-    pdf_path       VARCHAR,
-    xlsx_path      VARCHAR,
-    json_path      VARCHAR,
-    txt_path       VARCHAR,
-    error_type     VARCHAR,
-    error_message  VARCHAR,
-    engine         VARCHAR,
-    engine_version VARCHAR,
-    models         JSON,
-    flow_run_id    VARCHAR,
-    updated_at     TIMESTAMPTZ NOT NULL
-);
-"""
-
-PAGES_AND_LINES = """
-CREATE TABLE pages (
-    doc_id          BIGINT NOT NULL,
-    sha256          VARCHAR NOT NULL,
-    page_no         INTEGER NOT NULL,
-    width_pt        DOUBLE NOT NULL,
-    height_pt       DOUBLE NOT NULL,
-    method          VARCHAR NOT NULL CHECK (method IN ('ocr', 'text')),
-    dpi             DOUBLE,
-    line_count      INTEGER NOT NULL,
-    mean_confidence DOUBLE,
-    text            VARCHAR NOT NULL,
-    seconds         DOUBLE NOT NULL
-);
-CREATE TABLE lines (
-    doc_id     BIGINT NOT NULL,
-    page_no    INTEGER NOT NULL,
-    line_no    INTEGER NOT NULL,
-    text       VARCHAR NOT NULL,
-    confidence DOUBLE NOT NULL,
-    x0 DOUBLE NOT NULL, y0 DOUBLE NOT NULL, x1 DOUBLE NOT NULL, y1 DOUBLE NOT NULL,
-    words      STRUCT(text VARCHAR, confidence DOUBLE,
-                      x0 DOUBLE, y0 DOUBLE, x1 DOUBLE, y1 DOUBLE)[] NOT NULL
-);
-"""
-
-TASK_ATTEMPTS = """
-CREATE TABLE task_attempts (
-    attempt_key   VARCHAR PRIMARY KEY,
-    flow_run_id   VARCHAR,
-    task_run_id   VARCHAR,
-    task_name     VARCHAR NOT NULL,
-    sha256        VARCHAR,
-    page_no       INTEGER,
-    attempt       INTEGER NOT NULL CHECK (attempt >= 1),
-    started_at    TIMESTAMPTZ NOT NULL,
-    ended_at      TIMESTAMPTZ NOT NULL,
-    duration_s    DOUBLE NOT NULL,
-    state         VARCHAR NOT NULL CHECK (state IN ('COMPLETED', 'FAILED')),
-    error_type    VARCHAR,
-    error_message VARCHAR
-);
-"""
-
-# One row per file that entered the hot folder (an arrival; documents are per content).
-FILES = """
-CREATE TABLE files (
-    file_id       VARCHAR PRIMARY KEY,  -- '<claim id>/<relative path>', unique per arrival
-    relative_path VARCHAR NOT NULL,     -- where it was dropped, relative to the inbox
-    sha256        VARCHAR,              -- NULL when refused before it could be read
-    size_bytes    BIGINT,
-    status        VARCHAR NOT NULL
-                  CHECK (status IN ('processing', 'processed', 'failed', 'duplicate')),
-    location      VARCHAR,              -- where the original is now (NULL once pruned)
-    duplicate_of  BIGINT,               -- documents.doc_id of the content it repeats
-    error_type    VARCHAR,
-    error_message VARCHAR,
-    flow_run_id   VARCHAR,
-    claimed_at    TIMESTAMPTZ NOT NULL,
-    finished_at   TIMESTAMPTZ,
-    pruned_at     TIMESTAMPTZ,
-    updated_at    TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE pruned_files (
-    path        VARCHAR NOT NULL,
-    folder      VARCHAR NOT NULL CHECK (folder IN ('processed', 'output', 'duplicates', 'failed')),
-    sha256      VARCHAR,
-    size_bytes  BIGINT NOT NULL,
-    modified_at TIMESTAMPTZ NOT NULL,
-    pruned_at   TIMESTAMPTZ NOT NULL,
-    flow_run_id VARCHAR,
-    PRIMARY KEY (path, pruned_at)
-);
-"""
-
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "documents", DOCUMENTS),
-    Migration(2, "pages and lines", PAGES_AND_LINES),
-    Migration(3, "task attempts", TASK_ATTEMPTS),
-    Migration(4, "hot-folder files and pruning", FILES),
-)
-
-CREATE_MIGRATIONS_TABLE = """
-CREATE TABLE IF NOT EXISTS schema_migrations (
-    version    INTEGER PRIMARY KEY,
-    name       VARCHAR NOT NULL,
-    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-)
-"""
-APPLIED = "SELECT version FROM schema_migrations"
-RECORD = "INSERT INTO schema_migrations (version, name) VALUES (?, ?)"
-
-# Statements, next to the tables they name; `?` parameters only.
 
 START_DOCUMENT = """
 INSERT INTO documents (sha256, doc_id, status, source_name, source_path, relative_path, kind,
@@ -167,8 +30,11 @@ FINISH_DOCUMENT = """
 INSERT INTO documents (sha256, doc_id, status, source_name, source_path, kind, size_bytes,
                        page_count, finished_at, pdf_path, xlsx_path, json_path, txt_path,
                        error_type, error_message, engine, engine_version, models, flow_run_id,
-                       updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       updated_at, word_count, weak_words, mean_word_confidence,
+                       weakest_word_confidence, needs_review, review_reasons, weak_below,
+                       review_share)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+        ?, ?, ?, ?, ?, ?::VARCHAR[], ?, ?)
 ON CONFLICT (sha256) DO UPDATE SET
     status = excluded.status, finished_at = excluded.finished_at,
     duration_s = epoch(excluded.finished_at) - epoch(documents.started_at),
@@ -181,7 +47,12 @@ ON CONFLICT (sha256) DO UPDATE SET
     engine_version = coalesce(excluded.engine_version, documents.engine_version),
     models = coalesce(excluded.models, documents.models),
     flow_run_id = coalesce(excluded.flow_run_id, documents.flow_run_id),
-    updated_at = excluded.updated_at
+    updated_at = excluded.updated_at,
+    word_count = excluded.word_count, weak_words = excluded.weak_words,
+    mean_word_confidence = excluded.mean_word_confidence,
+    weakest_word_confidence = excluded.weakest_word_confidence,
+    needs_review = excluded.needs_review, review_reasons = excluded.review_reasons,
+    weak_below = excluded.weak_below, review_share = excluded.review_share
 WHERE documents.status <> 'done' OR excluded.status = 'done'
 """
 DOCUMENT_STATUS = "SELECT status FROM documents WHERE sha256 = ?"
@@ -189,10 +60,10 @@ DELETE_PAGES = "DELETE FROM pages WHERE doc_id = ?"
 DELETE_LINES = "DELETE FROM lines WHERE doc_id = ?"
 INSERT_PAGES = """
 INSERT INTO pages (doc_id, sha256, page_no, width_pt, height_pt, method, dpi, line_count,
-                   mean_confidence, text, seconds)
+                   mean_confidence, text, seconds, repaired)
 SELECT ?, ?, unnest(?::INTEGER[]), unnest(?::DOUBLE[]), unnest(?::DOUBLE[]),
        unnest(?::VARCHAR[]), unnest(?::DOUBLE[]), unnest(?::INTEGER[]), unnest(?::DOUBLE[]),
-       unnest(?::VARCHAR[]), unnest(?::DOUBLE[])
+       unnest(?::VARCHAR[]), unnest(?::DOUBLE[]), unnest(?::BOOLEAN[])
 """
 INSERT_LINES = """
 INSERT INTO lines (doc_id, page_no, line_no, text, confidence, x0, y0, x1, y1, words)
@@ -215,21 +86,34 @@ SELECT * FROM task_attempts WHERE sha256 = ?
 ORDER BY started_at, task_name, page_no NULLS FIRST, attempt
 """
 
+# Both take the row's values in the VALUES order and derive doc_id from its sha256.
 CLAIM_FILE = """
-INSERT INTO files (file_id, relative_path, sha256, size_bytes, status, location, flow_run_id,
-                   claimed_at, updated_at)
-VALUES (?, ?, ?, ?, 'processing', ?, ?, ?, ?)
+INSERT INTO files (file_id, relative_path, sha256, doc_id, size_bytes, status, location,
+                   flow_run_id, claimed_at, updated_at)
+SELECT file_id, relative_path, sha256, 'doc-' || left(sha256, 16), size_bytes, 'processing',
+       location, flow_run_id, claimed_at, updated_at
+FROM (VALUES (?, ?, ?, ?, ?, ?, ?, ?))
+    AS v(file_id, relative_path, sha256, size_bytes, location, flow_run_id, claimed_at,
+         updated_at)
 ON CONFLICT (file_id) DO UPDATE SET
-    sha256 = excluded.sha256, size_bytes = excluded.size_bytes, location = excluded.location,
-    flow_run_id = excluded.flow_run_id, updated_at = excluded.updated_at
+    sha256 = excluded.sha256, doc_id = excluded.doc_id, size_bytes = excluded.size_bytes,
+    location = excluded.location, flow_run_id = excluded.flow_run_id,
+    updated_at = excluded.updated_at
 WHERE files.status = 'processing'
 """
 PLACE_FILE = """
-INSERT INTO files (file_id, relative_path, sha256, size_bytes, status, location, duplicate_of,
-                   error_type, error_message, flow_run_id, claimed_at, finished_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO files (file_id, relative_path, sha256, doc_id, size_bytes, status, location,
+                   duplicate_of, error_type, error_message, flow_run_id, claimed_at,
+                   finished_at, updated_at)
+SELECT file_id, relative_path, sha256, 'doc-' || left(sha256, 16), size_bytes, status,
+       location, duplicate_of, error_type, error_message, flow_run_id, claimed_at,
+       finished_at, updated_at
+FROM (VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))
+    AS v(file_id, relative_path, sha256, size_bytes, status, location, duplicate_of,
+         error_type, error_message, flow_run_id, claimed_at, finished_at, updated_at)
 ON CONFLICT (file_id) DO UPDATE SET
     sha256 = coalesce(excluded.sha256, files.sha256),
+    doc_id = coalesce(excluded.doc_id, files.doc_id),
     size_bytes = coalesce(excluded.size_bytes, files.size_bytes),
     status = excluded.status, location = excluded.location,
     duplicate_of = excluded.duplicate_of, error_type = excluded.error_type,
@@ -247,6 +131,13 @@ RECENT_FAILURES = """
 SELECT relative_path, error_type, error_message,
        strftime(finished_at, '%Y-%m-%d %H:%M:%S UTC') FROM files
 WHERE status = 'failed' ORDER BY finished_at DESC LIMIT ?
+"""
+# `tool-ocr status`: the latest documents flagged needs-review, and how many there are in all.
+NEEDS_REVIEW = """
+SELECT coalesce(relative_path, source_name), array_to_string(review_reasons, '; '),
+       strftime(finished_at, '%Y-%m-%d %H:%M:%S UTC'), count(*) OVER ()
+FROM documents WHERE status = 'done' AND needs_review
+ORDER BY finished_at DESC LIMIT ?
 """
 DOCUMENT_DOC_ID = "SELECT doc_id, status FROM documents WHERE sha256 = ?"
 ORIGINAL_OF = "SELECT doc_id, source_name, source_path FROM documents WHERE sha256 = ?"
@@ -276,30 +167,6 @@ UPDATE files SET location = NULL, pruned_at = ?, updated_at = ? WHERE location =
 """
 FORGET_DOCUMENT_PAGES = "DELETE FROM pages WHERE sha256 = ?"
 FORGET_DOCUMENT_LINES = "DELETE FROM lines WHERE doc_id = ?"
-
-
-def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply the missing migrations in order; return the versions applied now."""
-    con.execute(CREATE_MIGRATIONS_TABLE)
-    done = {row[0] for row in con.execute(APPLIED).fetchall()}
-    applied = []
-    for migration in MIGRATIONS:
-        if migration.version not in done:
-            _apply(con, migration)
-            applied.append(migration.version)
-    return applied
-
-
-def _apply(con: duckdb.DuckDBPyConnection, migration: Migration) -> None:
-    con.begin()
-    try:
-        con.execute(migration.sql)
-        con.execute(RECORD, [migration.version, migration.name])
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
-    log.info("applied migration %s (%s)", migration.version, migration.name)
 
 
 # Pruning (tasks/prune.py): what is known about the files it is about to remove.

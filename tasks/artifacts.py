@@ -16,10 +16,13 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from core.values import Outputs, Page, Source
+from core.settings import Settings
+from core.values import Outputs, Page, Review, Source, review
 
 log = logging.getLogger(__name__)
 _LOW_LINES_SHOWN = 10
+# Until every caller passes the review_share setting, the settings' default stands in for it.
+_REVIEW_SHARE = float(Settings.model_fields["review_share"].default)
 
 
 class PageProgress:
@@ -49,21 +52,29 @@ class PageProgress:
 
 
 def summarize(
-    source: Source, pages: Sequence[Page], outputs: Outputs, low_confidence: float
+    source: Source,
+    pages: Sequence[Page],
+    outputs: Outputs,
+    low_confidence: float,
+    review_share: float = _REVIEW_SHARE,
 ) -> None:
-    """A markdown artifact: pages, mean confidence, low-confidence lines, output paths."""
+    """A markdown artifact: needs-review and why, pages, confidence, weak lines, outputs."""
     _quietly(
         create_markdown_artifact,
-        summary_markdown(source, pages, outputs, low_confidence),
+        summary_markdown(source, pages, outputs, low_confidence, review_share),
         key=f"document-{source.sha256[:16]}",
         description=f"OCR summary of {source.name}",
     )
 
 
 def summary_markdown(
-    source: Source, pages: Sequence[Page], outputs: Outputs, low_confidence: float
+    source: Source,
+    pages: Sequence[Page],
+    outputs: Outputs,
+    low_confidence: float,
+    review_share: float = _REVIEW_SHARE,
 ) -> str:
-    """The summary's text (a table per page, the weakest lines, where the outputs are)."""
+    """The summary's text (the review, a table per page, the weakest lines, the outputs)."""
     lines = [line for page in pages for line in page.lines]
     mean = sum(ln.confidence for ln in lines) / len(lines) if lines else None
     low = sorted(
@@ -74,6 +85,8 @@ def summary_markdown(
     )
     text = [
         f"# {source.name}",
+        "",
+        *_review_markdown(review(pages, low_confidence, review_share)),
         "",
         f"{len(pages)} page(s), {len(lines)} line(s), mean confidence "
         f"{'n/a' if mean is None else f'{mean:.3f}'}, {len(low)} line(s) below "
@@ -98,6 +111,23 @@ def summary_markdown(
         f"- {kind}: `{path}`" for kind, path in outputs.as_dict().items()
     ]
     return "\n".join(text)
+
+
+def _review_markdown(checked: Review) -> list[str]:
+    """Whether a person should look at the document, why, and its words' confidence."""
+    verdict = (
+        f"**Needs review**: {_escape('; '.join(checked.reasons))}"
+        if checked.needed
+        else "Needs review: no"
+    )
+    if checked.mean_confidence is None or checked.weakest is None:
+        return [verdict]
+    return [
+        verdict,
+        "",
+        f"{checked.words} word(s), {checked.weak_words} weak, mean word confidence "
+        f"{checked.mean_confidence:.3f}, weakest {checked.weakest:.3f}",
+    ]
 
 
 def _escape(text: str) -> str:

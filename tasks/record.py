@@ -28,25 +28,37 @@ def is_done(sha256: str, settings: Settings) -> bool:
 def record_document(
     source: Source, pages: list[Page], outputs: Outputs, settings: Settings
 ) -> dict[str, Any]:
-    """Store the document, its pages and lines; returns the run's summary."""
-    Store.from_settings(settings).finish_document(
-        source, pages, outputs, used_engine(pages, settings), status="done", flow_run_id=flow_run.id
+    """Store the document, its pages, lines and review; returns the run's summary."""
+    checked = Store.from_settings(settings).finish_document(
+        source,
+        pages,
+        outputs,
+        used_engine(pages, settings),
+        status="done",
+        flow_run_id=flow_run.id,
+        low_confidence=settings.low_confidence,
+        review_share=settings.review_share,
     )
     discard_rasters(settings, source.sha256)
     lines = sum(len(page.lines) for page in pages)
+    reasons = list(checked.reasons) if checked else []
     log.info(
-        "%s: done, %d page(s), %d line(s), outputs in %s",
+        "%s: done, %d page(s), %d line(s), %s, outputs in %s",
         source.name,
         len(pages),
         lines,
+        f"needs review: {'; '.join(reasons)}" if reasons else "no review needed",
         outputs.pdf.parent,
     )
     return {
         "status": "done",
         "sha256": source.sha256,
+        "doc_id": source.doc_id,
         "name": source.name,
         "pages": len(pages),
         "lines": lines,
+        "needs_review": bool(reasons),
+        "review_reasons": reasons,
         "outputs": outputs.as_dict(),
     }
 

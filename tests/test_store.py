@@ -15,7 +15,7 @@ import pytest
 from core.errors import DatabaseBusyError, NoSnapshotError
 from core.settings import Settings
 from core.values import EngineInfo, Line, Outputs, Page, Source, Word
-from store import schema
+from store import ddl
 from store.db import Attempt, Store
 from store.duck import translate
 from store.snapshot import query_snapshot
@@ -168,24 +168,24 @@ def start(target: Any, *args: Any) -> Any:
 
 def test_migrate_applies_each_migration_once(tmp_path: Path) -> None:
     store = new_store(tmp_path)
-    assert store.migrate() == [m.version for m in schema.MIGRATIONS]
+    assert store.migrate() == [m.version for m in ddl.MIGRATIONS]
     first = live(store, "SELECT * FROM schema_migrations ORDER BY version")
     assert store.migrate() == []
     assert live(store, "SELECT * FROM schema_migrations ORDER BY version") == first
-    assert [row[:2] for row in first] == [(m.version, m.name) for m in schema.MIGRATIONS]
+    assert [row[:2] for row in first] == [(m.version, m.name) for m in ddl.MIGRATIONS]
 
 
 def test_migration_versions_run_one_to_n() -> None:
-    versions = [m.version for m in schema.MIGRATIONS]
+    versions = [m.version for m in ddl.MIGRATIONS]
     assert versions == list(range(1, len(versions) + 1))
 
 
 def test_failed_migration_leaves_no_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = new_store(tmp_path)
     store.migrate()
-    last = schema.MIGRATIONS[-1].version
-    bad = schema.Migration(last + 1, "broken", "CREATE TABLE extra (x INTEGER); SELEC 1;")
-    monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, bad))
+    last = ddl.MIGRATIONS[-1].version
+    bad = ddl.Migration(last + 1, "broken", "CREATE TABLE extra (x INTEGER); SELEC 1;")
+    monkeypatch.setattr(ddl, "MIGRATIONS", (*ddl.MIGRATIONS, bad))
     with pytest.raises(duckdb.ParserException):
         store.migrate()
     assert live(store, "SELECT max(version) FROM schema_migrations") == [(last,)]
