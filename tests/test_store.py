@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -245,6 +246,43 @@ def test_finish_document_twice_replaces_rows(store: Store, tmp_path: Path) -> No
     assert live(store, "SELECT count(*) FROM lines WHERE doc_id = ?", (other.doc_id,)) == [(3,)]
 
 
+REVIEW_COLUMNS = (
+    "SELECT word_count, weak_words, mean_word_confidence, weakest_word_confidence, needs_review, "
+    "review_reasons, weak_below, review_share FROM documents"
+)
+
+
+def test_finish_document_stores_the_review_and_repaired_pages(store: Store, tmp_path: Path) -> None:
+    source = make_source(tmp_path)
+    repaired = (PAGES[0], replace(PAGES[1], repaired=True))
+    store.start_document(source, flow_run_id="flow-1")
+    checked = store.finish_document(
+        source, repaired, None, ENGINE, status="done", low_confidence=0.8, review_share=0.1
+    )
+    # words: Invoice 0.98, 42 0.92, then two lines without word boxes (0.75, 1.0)
+    assert checked is not None and checked.reasons == (
+        "1 of 4 words read with confidence below 0.8",
+    )
+    [row] = live(store, REVIEW_COLUMNS)
+    assert row[:2] == (4, 1) and row[2] == pytest.approx((0.98 + 0.92 + 0.75 + 1.0) / 4)
+    assert row[3:] == (0.75, True, list(checked.reasons), 0.8, 0.1)
+    assert live(store, "SELECT page_no, repaired FROM pages ORDER BY 1") == [(1, False), (2, True)]
+
+    store.finish_document(  # a stricter share: the same words no longer need a review
+        source, repaired, None, ENGINE, status="done", low_confidence=0.8, review_share=0.5
+    )
+    assert live(store, REVIEW_COLUMNS)[0][4:] == (False, [], 0.8, 0.5)
+
+
+def test_a_failed_document_has_no_review(store: Store, tmp_path: Path) -> None:
+    source = make_source(tmp_path)
+    store.start_document(source, flow_run_id="flow-1")
+    checked = store.finish_document(
+        source, [], None, None, status="failed", low_confidence=0.8, review_share=0.1
+    )
+    assert checked is None and live(store, REVIEW_COLUMNS) == [(None,) * 8]
+
+
 def test_failed_document_keeps_error_and_status(store: Store, tmp_path: Path) -> None:
     source = make_source(tmp_path)
     store.start_document(source, flow_run_id="flow-1", relative_path="a/b")
@@ -462,7 +500,15 @@ def test_a_spooling_worker_never_opens_duckdb_and_the_owner_loads_it_all(tmp_pat
     source = make_source(tmp_path)
     worker.start_document(source, flow_run_id="flow-1")
     worker.record_attempt(make_attempt(source))
-    worker.finish_document(source, PAGES, make_outputs(tmp_path, source), ENGINE, status="done")
+    worker.finish_document(
+        source,
+        PAGES,
+        make_outputs(tmp_path, source),
+        ENGINE,
+        status="done",
+        low_confidence=0.8,
+        review_share=0.1,
+    )
     assert not worker.live.exists(), "a spooling worker must not touch the live database"
     assert worker.publish_snapshot(force=True) is False
     files = sorted((tmp_path / "spool").glob("*.json"))
@@ -475,6 +521,9 @@ def test_a_spooling_worker_never_opens_duckdb_and_the_owner_loads_it_all(tmp_pat
     expected = live(owner, "SELECT status, finished_at IS NOT NULL FROM documents")
     assert expected == [("done", True)]
     assert live(owner, "SELECT count(*) FROM lines") == [(3,)]
+    assert live(owner, "SELECT needs_review, review_reasons FROM documents") == [
+        (True, ["1 of 4 words read with confidence below 0.8"])
+    ]
     assert live(owner, "SELECT attempt, state FROM task_attempts") == [(1, "COMPLETED")]
     assert load_spool(tmp_path / "spool", owner) == 0
     assert list((tmp_path / "spool").glob("*.rejected"))

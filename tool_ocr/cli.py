@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -23,7 +24,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True)
-out = Console()
+out = Console(soft_wrap=True)  # one line a fact: greppable, never wrapped
 
 
 @contextmanager
@@ -158,17 +159,34 @@ def report(results: list[tuple[Path, Any]], settings: Settings) -> None:
 
 
 @app.command()
-def sql(query: Annotated[str, typer.Argument(help="A read-only SQL query.")]) -> None:
-    """Query the analysts' read-only DuckDB snapshot and print a table."""
+def sql(
+    query: Annotated[str, typer.Argument(help="A read-only SQL query.")],
+    csv: Annotated[bool, typer.Option("--csv", help="CSV with a header row, to stdout.")] = False,
+    json: Annotated[
+        bool, typer.Option("--json", help="A JSON array of row objects, to stdout.")
+    ] = False,
+    vertical: Annotated[
+        bool, typer.Option("--vertical", "-x", help="One record per block, column | value.")
+    ] = False,
+) -> None:
+    """Run a read-only query on the analysts' DuckDB snapshot.
+
+    Prints a table; rows too wide for the terminal come one record per block.
+    --vertical: always one record per block, a `column | value` line each.
+    --csv, --json: to stdout for other programs, every value exact (ISO 8601
+    times, lists and structs as JSON, the document key doc_id as text).
+    Tables and views: docs/data.md; each column: SELECT * FROM duckdb_columns().
+    """
     settings = load_settings()
+    chosen = [name for name, on in (("csv", csv), ("json", json), ("vertical", vertical)) if on]
+    if len(chosen) > 1:
+        raise typer.BadParameter("choose one of --csv, --json and --vertical")
     from store.snapshot import query_snapshot
+    from tool_ocr.formats import show
 
     with reported():
         columns, rows = query_snapshot(settings.snapshot, query)
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    out.print(table)
+    show(columns, rows, chosen[0] if chosen else "auto", out, typer.echo)
 
 
 @app.command()
@@ -252,6 +270,11 @@ def status() -> None:
     out.print(f"Last success: {last[0]} at {last[1]}" if last else "Last success: none yet")
     for path, error_type, message, when in health["errors"]:
         out.print(f"  [red]failed[/] {path} ({error_type}) {when or ''}: {message}")
+    review = health["needs_review"]
+    if review["count"]:
+        out.print(f"Needs review: {review['count']} document(s); latest:")
+    for path, reasons, when in review["latest"]:
+        out.print(f"  [yellow]review[/] {escape(path)} ({when}): {escape(reasons)}")
     for problem in health["problems"]:
         out.print(f"[red]problem:[/] {problem}")
     if health["problems"]:

@@ -2,10 +2,10 @@
 
 The server (health check) and its UI address, deployments and schedules, the last and next
 prune (Prefect API), the watcher (its heartbeat) and what it has in flight, with page progress
-(the workers' progress beside their rasters), files per folder (the disk), the last success and
-the last errors (the analysts' DuckDB snapshot). Each part is read on its own, so one that is
-down does not hide the others. Unhealthy: the server or the watcher down, or files waiting while
-nothing progresses.
+(the workers' progress beside their rasters), files per folder (the disk), the last success, the
+last errors and the documents needing review (the analysts' DuckDB snapshot). Each part is read
+on its own, so one that is down does not hide the others. Unhealthy: the server or the watcher
+down, or files waiting while nothing progresses.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.errors import ToolOcrError
 from core.settings import Settings
 from deployments.server import api_answers
 from store import schema, workers
@@ -27,6 +28,7 @@ from watch import health
 from watch.inbox import Inbox
 
 STUCK = 300.0  # seconds files may wait while nothing is placed before the service is unwell
+REVIEWS_LISTED = 5  # documents needing review shown by name
 
 
 def collect(settings: Settings) -> dict[str, Any]:
@@ -50,6 +52,7 @@ def collect(settings: Settings) -> dict[str, Any]:
         "folders": folders(settings),
         "last_success": _safe(lambda: _first(query(schema.LAST_SUCCESS)), None),
         "errors": _safe(lambda: query(schema.RECENT_FAILURES, 5), []),
+        "needs_review": needs_review(settings),
     }
     found["problems"] = problems(found)
     return found
@@ -67,6 +70,15 @@ def problems(found: dict[str, Any]) -> list[str]:
     if found["watcher"]["alive"] and waiting and last and _age(last) > STUCK:
         out.append(f"{waiting} file(s) wait and none was placed for {_age(last):.0f} s")
     return out
+
+
+def needs_review(settings: Settings) -> dict[str, Any]:
+    """Documents flagged needs-review: how many, and the latest (path, reasons, when)."""
+    try:
+        rows = query_snapshot(settings.snapshot, schema.NEEDS_REVIEW, [REVIEWS_LISTED])[1]
+    except ToolOcrError:  # no snapshot yet (the errors line says so), or one not migrated yet
+        return {"count": 0, "latest": []}
+    return {"count": rows[0][3] if rows else 0, "latest": [row[:3] for row in rows]}
 
 
 def deployments() -> list[dict[str, Any]]:
