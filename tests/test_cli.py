@@ -51,6 +51,12 @@ def test_process_then_sql(settings: Settings, tmp_path: Path) -> None:
     assert "notes.txt" in result.output and "failed" in result.output
     assert "receipt.png" in result.output and "done" in result.output
 
+    reviewed = "SELECT word_count, needs_review, weak_below FROM documents WHERE status = 'done'"
+    result = runner.invoke(app, ["sql", "--csv", reviewed])  # the run recorded the review
+    [row] = csv.DictReader(io.StringIO(result.stdout))
+    assert int(row["word_count"]) >= 4 and row["needs_review"] == "false", row
+    assert float(row["weak_below"]) == settings.low_confidence
+
     result = runner.invoke(app, ["sql", "DELETE FROM documents"])
     assert result.exit_code == 2 and "read-only" in result.output
 
