@@ -16,6 +16,7 @@ import numpy as np
 from core.errors import EngineError, ModelError
 from core.values import Line, Word
 from engine import ink, orientation, weights
+from engine.ctc import Glyph, ctc_glyphs
 from engine.detect import Quad, along, bounds, crop, db_quads, det_input, lengthened
 from engine.interface import EngineConfig, Reading
 from engine.order import reading_order
@@ -27,9 +28,7 @@ from engine.recognize import (
     REC_STEP,
     REC_WINDOW,
     WIDTH_STEP,
-    Glyph,
     Window,
-    ctc_glyphs,
     ink_level,
     join,
     rec_batch,
@@ -175,7 +174,8 @@ class BundledEngine:
     def _glyphs(self, probs: np.ndarray, window: Window, role: str) -> list[Glyph]:
         """One window's glyphs, their spans in time steps of the whole line."""
         steps = -(-(window.stop - window.start) // REC_STEP)
-        return ctc_glyphs(probs, self._chars[role], steps, window.start // REC_STEP)
+        doubles = "doubles" in self._rules
+        return ctc_glyphs(probs, self._chars[role], steps, window.start // REC_STEP, doubles)
 
     def _line(self, glyphs: list[Glyph], quad: Quad, read: Quad, total: int) -> Line | None:
         """The line detected as `quad`, read from the crop of `read` (`total` recogniser pixels

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from engine.chars import plain
-from engine.recognize import Glyph
+from engine.ctc import Glyph
 from engine.rules import ALL_RULES, Rules
 
 # A stray digit among letters (or letter among digits) becomes the recogniser's likeliest

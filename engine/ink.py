@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from engine.recognize import INK, REC_STEP, Glyph
+from engine.ctc import Glyph
+from engine.recognize import INK, REC_STEP
 from engine.rules import ALL_RULES, Rules
 
 STEP = REC_STEP  # recogniser columns per CTC step

@@ -8,13 +8,12 @@ character (what `engine.words` and `engine.corrections` decide with).
 
 from __future__ import annotations
 
-import functools
-import string
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from engine.ctc import Glyph
 
 REC_HEIGHT = 48
 REC_STEP = 8  # recogniser pixels per CTC time step (PP-OCRv4: 320 px -> 40 steps)
@@ -116,98 +115,6 @@ def rec_batch(pieces: list[np.ndarray], width: int, rows: int = 0) -> np.ndarray
     for i, piece in enumerate(pieces):
         batch[i, :, :, : piece.shape[2]] = piece
     return batch
-
-
-@dataclass(frozen=True)
-class Glyph:
-    """One decoded character of a line: its CTC time-step span and probability.
-
-    `space` is the highest probability the recogniser gave to a space in the steps between the
-    previous glyph and this one (None when unknown: the gap's width alone then decides).
-    `other` is, for an ASCII digit, the likeliest ASCII letter or '&' at the glyph's peak (for
-    a letter, the likeliest digit) and `other_p` its probability: '0' or 'O' in "0ctober", '8'
-    or '&' in "Barnes & Sons".
-    `gap` is the widest run of blank image columns between the previous glyph (not a space) and
-    this one, in x-heights, when the line's ink was measured (`engine.ink`).
-    """
-
-    char: str
-    start: int  # first CTC time step, inclusive
-    end: int  # last CTC time step, exclusive
-    confidence: float
-    space: float | None = None
-    other: str = ""
-    other_p: float = 0.0
-    gap: float | None = None
-
-    @property
-    def center(self) -> float:
-        """The middle of its span, in time steps."""
-        return (self.start + self.end) / 2
-
-
-def ctc_glyphs(
-    probs: np.ndarray, classes: Sequence[str], steps: int | None = None, offset: int = 0
-) -> list[Glyph]:
-    """Greedy CTC decoding of one line's [steps, classes] probabilities, with spans.
-
-    `classes[i]` is the text of class i; class 0 is the CTC blank. Only the first `steps` steps
-    are read (the rest is batch padding); spans are shifted by `offset` (a window's first step
-    in its line). Repeated steps of one class make one glyph, whose confidence is its peak
-    probability; `space` is measured when a class is ' '.
-    """
-    probs = probs[:steps]
-    if not len(probs):
-        return []
-    best, top = probs.argmax(axis=1), probs.max(axis=1)
-    bounds = np.flatnonzero(np.diff(best)) + 1
-    space_col, kinds = _columns_of(tuple(classes))
-    spaces = probs[:, space_col] if space_col is not None else None
-    glyphs: list[Glyph] = []
-    for start, end in zip(np.r_[0, bounds], np.r_[bounds, len(best)], strict=True):
-        if best[start] == 0:
-            continue
-        space = None
-        after = glyphs[-1].end - offset if glyphs else 0
-        if spaces is not None and glyphs:
-            # blank steps between the two, else both glyphs' edge steps ("will|therefore" at
-            # one step a character: the space had 17 % inside the 'l')
-            gap = slice(after, start) if start > after else slice(after - 1, after + 1)
-            space = float(spaces[gap].max())
-        char, peak = classes[best[start]], start + int(top[start:end].argmax())
-        other, other_p = "", 0.0
-        if (columns := kinds.get(char)) is not None:  # the other kind's likeliest
-            col = columns[int(probs[peak, columns].argmax())]
-            other, other_p = classes[col], float(probs[peak, col])
-        glyphs.append(
-            Glyph(
-                char,
-                int(start) + offset,
-                int(end) + offset,
-                float(top[peak]),
-                space,
-                other,
-                other_p,
-            )
-        )
-    return glyphs
-
-
-@functools.lru_cache(maxsize=4)
-def _columns_of(classes: tuple[str, ...]) -> tuple[int | None, dict[str, np.ndarray]]:
-    """The space class's column, and per ASCII letter or digit the other kind's columns ('&'
-    among the letters: it stands for a word)."""
-    column = {c: i for i, c in enumerate(classes)}
-    letters = np.array([column[c] for c in string.ascii_letters + "&" if c in column], int)
-    digits = np.array([column[c] for c in string.digits if c in column], int)
-    kinds = {
-        c: letters if c in string.digits else digits
-        for c in string.ascii_letters + string.digits
-        if c in column
-    }
-    if not (len(letters) and len(digits)):
-        kinds = {}
-    return column.get(" "), kinds
 
 
 def join(windows: list[tuple[Window, list[Glyph]]]) -> list[Glyph]:

@@ -2,7 +2,8 @@
 can be measured (`make bench-ocr ARGS="--rules-off NAME,..."`, docs/benchmarks.md).
 
 A rule is on when its name is in the engine's `Rules`. The rules themselves live where they
-act: `engine.corrections` (characters of a word), `engine.ink` with `engine.words` (spaces).
+act: `engine.corrections` (characters of a word), `engine.ink` with `engine.words` (spaces),
+`engine.ctc` (double letters).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ NAMES: dict[str, str] = {
     "stray": "a lone digit among letters (or letter among digits) takes the recogniser's "
     "second choice of the word's kind",
     "ink_gaps": "blank ink columns between two characters weigh in on a dropped space",
+    "doubles": "a run of one letter likelier two equal letters than one, over all CTC paths, "
+    "is read as two",
 }
 ALL_RULES: Rules = frozenset(NAMES)
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from engine.chars import is_cjk, plain
 from engine.corrections import one_kind
-from engine.recognize import Glyph
+from engine.ctc import Glyph
 from engine.rules import ALL_RULES, Rules
 
 _SPACE_LOG10 = -2.0  # split where the recogniser gives a space 1 % between two characters...

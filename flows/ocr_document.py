@@ -53,7 +53,7 @@ def read_document(
         pages = ocr_pages(source, pages, settings)
         searchable_pdf(source, pages, settings)
         outputs = export_document(source, pages, settings)
-        summarize(source, pages, outputs, settings.low_confidence)
+        summarize(source, pages, outputs, settings.low_confidence, settings.review_share)
         return record_document(source, pages, outputs, settings)
     except Exception as exc:
         record_failure(path, sha256, exc, settings)

@@ -6,6 +6,7 @@ Artifacts are a courtesy: a failure to create one is logged and never fails the 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -35,7 +36,7 @@ class PageProgress:
             self.id = _quietly(
                 create_progress_artifact,
                 0.0,
-                key=f"progress-{source.sha256[:16]}",
+                key=artifact_key("progress", source),
                 description=f"OCR of {source.name}: 0 of {total} pages",
             )
 
@@ -62,9 +63,16 @@ def summarize(
     _quietly(
         create_markdown_artifact,
         summary_markdown(source, pages, outputs, low_confidence, review_share),
-        key=f"document-{source.sha256[:16]}",
+        key=artifact_key("document", source),
         description=f"OCR summary of {source.name}",
     )
+
+
+def artifact_key(kind: str, source: Source) -> str:
+    """'document-invoice-2024-pdf-8b85d2c3': found in the UI by the file's name; the content's
+    hash keeps two files of one name apart (keys allow lowercase letters, digits, dashes)."""
+    name = re.sub(r"[^a-z0-9]+", "-", source.name.lower()).strip("-")[:60] or "file"
+    return f"{kind}-{name}-{source.sha256[:8]}"
 
 
 def summary_markdown(

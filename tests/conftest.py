@@ -63,3 +63,14 @@ def text_page(
 def words_of(text: str) -> set[str]:
     """Lower-cased words, punctuation stripped, for 'known words found' assertions."""
     return {w.strip(".,;:!?()").lower() for w in text.split() if w.strip(".,;:!?()")}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under CI every test must run: a skip (a tool, the corpus or a browser missing) fails.
+    `.ci/run` installs what the tests need, so a skip there means an install step is missing."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if os.environ.get("CI") and report.skipped and call.when in ("setup", "call"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI: {report.longrepr}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.values import Line, Outputs, Page, Source, Word
-from tasks.artifacts import summary_markdown
+from tasks.artifacts import artifact_key, summary_markdown
 
 
 def receipt(tmp_path: Path) -> tuple[Source, Outputs]:
@@ -27,3 +27,17 @@ def test_a_page_without_text_flags_the_document_for_review(tmp_path: Path) -> No
     source, outputs = receipt(tmp_path)
     text = summary_markdown(source, [Page(1, 595, 842, "ocr")], outputs, 0.8)
     assert "**Needs review**: no text found" in text and "word(s)" not in text
+
+
+def test_artifact_keys_carry_the_files_name_so_operators_find_them() -> None:
+    source = Source(
+        Path("Rechnung März 2024.PDF"),
+        "Rechnung März 2024.PDF",
+        "8b85d2c3" + "0" * 56,
+        "pdf",
+        10,
+        1,
+    )
+    assert artifact_key("document", source) == "document-rechnung-m-rz-2024-pdf-8b85d2c3"
+    odd = Source(Path("___.png"), "___.png", "ab" * 32, "png", 1, 1)
+    assert artifact_key("progress", odd) == "progress-png-abababab"

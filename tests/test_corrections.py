@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.recognize import Glyph
+from engine.ctc import Glyph
 from engine.words import group_words
 from test_words import glyphs, texts
 

@@ -7,8 +7,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from engine import recognize
+from engine.ctc import Glyph
 from engine.ink import STEP, checked, measure
-from engine.recognize import Glyph
 
 
 def line_image(text: str, size: int = 40, tilt: float = 0.0) -> np.ndarray:

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from engine import words as layout
-from engine.recognize import Glyph, ctc_glyphs
+from engine.ctc import Glyph, ctc_glyphs
 from engine.words import group_words
 
 
