@@ -19,7 +19,7 @@ import duckdb
 
 from core.errors import NoSnapshotError, TransientError
 from core.values import EngineInfo, Outputs, Page, Review, Source, review
-from store import ddl, rows, schema, snapshot
+from store import ddl, duck, rows, schema, snapshot
 from store.duck import translated
 from store.lock import file_lock
 from store.rows import Attempt
@@ -127,11 +127,12 @@ class Store:
 
     def _open(self, read_only: bool = False, migrate: bool = True) -> duckdb.DuckDBPyConnection:
         with translated(self.live):
-            con = duckdb.connect(str(self.live), read_only=read_only)
+            con = duck.connect(self.live, read_only=read_only)
             try:
                 con.execute("SET TimeZone = 'UTC'")
                 if migrate and not read_only and self.live not in _migrated:
-                    ddl.migrate(con)
+                    if ddl.migrate(con):
+                        con.execute("CHECKPOINT")  # schema changes never wait in a WAL
                     _migrated.add(self.live)
             except BaseException:
                 con.close()
@@ -169,6 +170,8 @@ class Store:
         """Apply missing migrations to the live database; return the versions applied."""
         with self._connect(migrate=False) as con:
             applied = ddl.migrate(con)
+            if applied:
+                con.execute("CHECKPOINT")
         _migrated.add(self.live)
         return applied
 

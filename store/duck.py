@@ -1,4 +1,5 @@
-"""The DuckDB boundary: its errors sorted into "retry" and "give up" in one place.
+"""The DuckDB boundary: how every connection is opened, and its errors sorted into "retry" and
+"give up" in one place.
 
 Transient ones (a lock, I/O, a conflict, memory) become `TransientError`, which Prefect retries;
 the rest stay as they are and fail the step.
@@ -13,6 +14,20 @@ from pathlib import Path
 import duckdb
 
 from core.errors import DatabaseBusyError, TransientError
+
+# Nothing is ever downloaded. DuckDB 2.0.1 replaying a WAL after a crash tries to *install*
+# core_functions, which is statically linked, and with no internet the database would not open
+# again (seen after a SIGKILL); with autoinstall off it loads the linked one.
+CONFIG: dict[str, str | bool] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": True,
+}
+
+
+def connect(path: Path, read_only: bool = False, **config: bool) -> duckdb.DuckDBPyConnection:
+    """A connection to `path` with our configuration (and `config` on top)."""
+    return duckdb.connect(str(path), read_only=read_only, config={**CONFIG, **config})
+
 
 _RETRYABLE = (
     duckdb.IOException,

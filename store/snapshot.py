@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from core.errors import NoSnapshotError, QueryError, TransientError
+from store import duck
 from store.duck import translate, translated
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,7 @@ def _query(
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     with translated(snapshot):
         # No ATTACH of the live file (it would bypass the writers' lock), no COPY TO anywhere.
-        con = duckdb.connect(
-            str(snapshot), read_only=True, config={"enable_external_access": False}
-        )
+        con = duck.connect(snapshot, read_only=True, enable_external_access=False)
     try:
         cursor = con.execute(sql, list(params))
         if cursor.description is None:

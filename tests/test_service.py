@@ -363,7 +363,8 @@ def _alive(pid: int) -> bool:
 def test_killing_up_leaves_no_orphan_and_a_restart_lands_every_file_once(
     service: Service, kill: Callable[[Service], None]
 ) -> None:
-    names = {f"{kill.__name__[1:]}-{n:02}.png": png(f"Statement {n:02} page") for n in range(8)}
+    how = kill.__name__[1:]
+    names = {f"{how}-{n:02}.png": png(f"Statement {n:02} {how}") for n in range(8)}
     for name, data in names.items():
         service.drop(name, data)
     wait_for(lambda: any((service.home / "processing").iterdir()), 60, "files claimed")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -556,3 +558,31 @@ def test_only_named_schema_statements_can_be_spooled(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="LOADABLE"):
         spool_write(tmp_path, [("DROP TABLE documents", [])])
+
+
+KILLED_MID_MIGRATION = """
+import os, sys, duckdb
+sys.path.insert(0, sys.argv[1])
+from store import ddl
+con = duckdb.connect(sys.argv[2], config={"autoinstall_known_extensions": False})
+con.execute("SET wal_autocheckpoint = '1GB'")
+ddl.MIGRATIONS, later = ddl.MIGRATIONS[:4], ddl.MIGRATIONS[4:]
+ddl.migrate(con)
+con.execute("CHECKPOINT")
+ddl.MIGRATIONS = ddl.MIGRATIONS + later[:1]
+ddl.migrate(con)  # migration 5, left in the WAL
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_a_database_killed_with_its_log_unreplayed_opens_again_offline(tmp_path: Path) -> None:
+    """A writer killed before its changes reached the database file leaves them in the WAL.
+    Replaying migration 5 from there made DuckDB 2.0.1 try to download an extension it has
+    built in, and with no internet the database never opened again."""
+    live = tmp_path / "state" / "pipeline.duckdb"
+    live.parent.mkdir()
+    root = str(Path(__file__).parent.parent)
+    subprocess.run([sys.executable, "-c", KILLED_MID_MIGRATION, root, str(live)], check=False)
+    assert live.with_name(live.name + ".wal").stat().st_size > 0, "the change sits in the WAL"
+    store = Store(live, tmp_path / "snap.duckdb")
+    assert store.read("SELECT max(version) FROM schema_migrations")[0][0] >= 5
