@@ -52,7 +52,6 @@ class Settings(BaseSettings):
     min_dpi: int = Field(
         100, ge=36, description="A PDF page that only fits max_pixels below this dpi is refused."
     )
-    image_dpi: int = Field(300, ge=36, description="Assumed dpi of images with no dpi metadata.")
     max_pixels: int = Field(
         100_000_000, ge=1_000_000, description="Largest page raster accepted (width x height)."
     )
@@ -159,7 +158,8 @@ class Settings(BaseSettings):
     faults: str = Field(
         "",
         description="Fault injection for testing, e.g. 'ocr:2,pdf:4': the named task fails "
-        "transiently on its first N attempts.",
+        "transiently on its first N attempts; 'crash:<glob>' kills the worker reading a file "
+        "whose inbox path matches, 'hang:<glob>' makes its OCR never return.",
     )
 
     @classmethod

@@ -64,6 +64,17 @@ def _copy_out(path: Path, target: Path) -> None:
     path.unlink()
 
 
+def work_folder(work: Path, sha256: str, run: str) -> Path:
+    """Where one run's page rasters live while it reads a document; two runs never share one."""
+    return work / f"{sha256[:16]}-{run[:8]}"
+
+
+def discard_work(work: Path, sha256: str) -> None:
+    """Remove every run's rasters of a document, a killed run's included."""
+    for folder in work.glob(f"{sha256[:16]}-*"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def remove_empty_tree(folder: Path, stop: Path) -> None:
     """Remove the empty folders inside `folder`, then `folder` itself if empty (up to `stop`)."""
     for sub in sorted(

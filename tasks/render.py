@@ -23,6 +23,7 @@ from prefect.runtime import flow_run
 from core.errors import CorruptFileError, TooLargeError
 from core.settings import Settings
 from core.values import Box, Line, Page, Source, Word
+from store import folders
 from tasks.dpi import image_dpi
 from tasks.files import check_pixels, open_image, open_pdf, pdf_errors, pil_errors
 from tasks.pdf_check import check_rendered
@@ -62,8 +63,8 @@ def render(source: Source, settings: Settings) -> list[Page]:
 
 
 def work_folder(settings: Settings, sha256: str) -> Path:
-    """Where one run's page rasters live while it is in flight; two runs never share one."""
-    return settings.work / f"{sha256[:16]}-{(flow_run.id or 'local')[:8]}"
+    """This run's raster folder for the document."""
+    return folders.work_folder(settings.work, sha256, flow_run.id or "local")
 
 
 def discard_rasters(settings: Settings, sha256: str) -> None:

@@ -19,6 +19,7 @@ import pytest
 from core.settings import Settings
 from core.values import Source
 from store import claims, schema
+from store.folders import work_folder
 from watch.follow import MAX_CRASHES
 from watch.inbox import Inbox
 from watch.service import Watcher
@@ -303,7 +304,10 @@ def test_a_crash_is_pinned_on_its_file_which_fails_after_three(settings: Setting
         Source(Path(crasher.file.path), "crasher.png", crasher.file.sha256, "png", 16, 1),
         flow_run_id="run",
     )
+    left = [work_folder(settings.work, crasher.file.sha256, f"run{n}") for n in range(3)]
     for n in range(1, MAX_CRASHES + 1):
+        (left[n - 1] / "page-0001.png").parent.mkdir(parents=True)  # what the killed run left
+        (left[n - 1] / "page-0001.png").write_bytes(b"raster")
         submitter.states.append((crasher, "crashed"))
         rounds(watcher, 2)  # ended in one round, given another run in the next
         if n < MAX_CRASHES:
@@ -317,6 +321,7 @@ def test_a_crash_is_pinned_on_its_file_which_fails_after_three(settings: Setting
     assert rows["innocent.png"][0] == "processed" and submitter.created == 4
     status = watcher.store.read(schema.DOCUMENT_STATUS, [crasher.file.sha256])
     assert status == [("failed",)] and submitter.failed
+    assert not any(folder.exists() for folder in left)  # the killed runs' rasters are gone
 
 
 def test_a_run_out_of_time_is_quarantined_as_timeout(settings: Settings) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from core.settings import Settings
 from store import claims, schema
 from store.db import Store
+from store.folders import discard_work
 from store.placement import place, quarantine
 from watch.submit import Ended, Submitter, Tracked
 
@@ -85,6 +86,7 @@ class Follow:
 
     def _placed(self, tracked: Tracked, placement: dict[str, object]) -> None:
         claims.release(tracked.claim, self.settings.processing)
+        discard_work(self.settings.work, tracked.file.sha256)  # what killed runs left
         self.submitter.forget(tracked)
         self.last_placed = datetime.now(UTC)
         log.debug("%s: placed %s", tracked.file.relative_path, placement)
