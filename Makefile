@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test lint docs bench-ocr bench-hotfolder clean
+.PHONY: help setup run test lint docs bench-ocr bench-hotfolder bench-robustness clean
 .DEFAULT_GOAL := help
 
 help:
@@ -11,8 +11,10 @@ help:
 	@echo "make test             set up, then run the test suite (real OCR engine)"
 	@echo "make lint             ruff (check, format), mypy and the import contract (layers)"
 	@echo "make docs             regenerate docs/settings.md from the settings class"
-	@echo "make bench-ocr        our engine vs Tesseract on generated scan-like pages (ARGS=...)"
-	@echo "make bench-hotfolder  the service end to end: latency, a 50-file burst, a restart"
+	@echo "make bench-ocr        our engine vs Tesseract: the real dev set per kind, generated pages"
+	@echo "make bench-hotfolder  the service vs its raw engine and OCRmyPDF: latency, bursts, 1000 files"
+	@echo "make bench-robustness the awkward real files of ../shared/corpus/robustness at once"
+	@echo "                      (each bench takes ARGS=..., see --help)"
 
 setup: $(VENV)/.installed
 
@@ -42,6 +44,9 @@ bench-ocr: setup
 
 bench-hotfolder: setup
 	$(BIN)/python -m bench.hotfolder $(ARGS)
+
+bench-robustness: setup
+	$(BIN)/python -m bench.campaign $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
