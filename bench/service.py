@@ -36,6 +36,11 @@ def wait(condition: Callable[[], object], timeout: float, step: float = 0.05) ->
     return True
 
 
+def _any_file(folder: Path) -> bool:
+    """Any file below `folder` (os.walk, unlike rglob, shrugs at folders vanishing meanwhile)."""
+    return any(files for _, _, files in os.walk(folder))
+
+
 class Service:
     """A `tool-ocr up` child process and its monitors."""
 
@@ -85,8 +90,7 @@ class Service:
 
     def idle(self) -> bool:
         """Nothing waiting, claimed or in flight."""
-        busy = [p for p in (self.home / "processing").rglob("*") if p.is_file()]
-        return not busy and not any(p.is_file() for p in self.inbox.rglob("*"))
+        return not _any_file(self.home / "processing") and not _any_file(self.inbox)
 
     def files(self) -> list[tuple[Any, ...]]:
         """(relative path, status, location) of every files row, from the analysts' snapshot."""

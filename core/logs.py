@@ -7,6 +7,7 @@ logged (the UI shows its state), which keeps the log, and the server, to what ma
 """
 
 import logging
+import sys
 
 from core.errors import ToolOcrError
 
@@ -40,3 +41,18 @@ def show_logs(level: int = logging.INFO) -> None:
         run_logger = logging.getLogger(name)
         if not any(isinstance(f, ExpectedOutcomes) for f in run_logger.filters):
             run_logger.addFilter(ExpectedOutcomes())
+
+
+def to_terminal(level: int = logging.INFO) -> None:
+    """Our lines on stderr as Prefect's console handler writes them, for a process that does not
+    load Prefect (the watcher)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter(
+            "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s", "%H:%M:%S"
+        )
+    )
+    for package in PACKAGES:
+        logger = logging.getLogger(package)
+        logger.addHandler(handler)
+        logger.setLevel(level)

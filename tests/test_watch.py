@@ -174,6 +174,9 @@ class FakeSubmitter(Submitter):
             raise ServerBusy("Prefect server unreachable")
         return super().submit()
 
+    def deployment_id(self) -> uuid.UUID:
+        return uuid.UUID(int=1)
+
     def _post_run(self, tracked: Tracked, submission: int) -> Any:
         self.created += 1
         return SimpleNamespace(id=uuid.uuid4(), name=tracked.run_name())

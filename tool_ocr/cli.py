@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from core.errors import ToolOcrError
-from core.logs import PACKAGES, show_logs
+from core.logs import PACKAGES, show_logs, to_terminal
 from core.settings import Settings
 
 app = typer.Typer(
@@ -63,10 +63,15 @@ def prepare_prefect_env(settings: Settings) -> None:
         os.environ.setdefault(key, value)
 
 
-def use_service(settings: Settings) -> str:
-    """The Prefect API of the service: PREFECT_API_URL, else the local server `up` starts."""
+def use_service(settings: Settings, load_prefect: bool = True) -> str:
+    """The Prefect API of the service: PREFECT_API_URL, else the local server `up` starts.
+    Without `load_prefect` (the watcher, which speaks to the API without Prefect's SDK), our
+    lines reach the terminal through a handler of our own, in Prefect's format."""
     url = os.environ.setdefault("PREFECT_API_URL", f"http://127.0.0.1:{settings.server_port}/api")
     os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"  # services log to the terminal
+    if not load_prefect:
+        to_terminal()
+        return url
     import prefect.main  # noqa: F401  (sets up logging: our packages get its handlers)
 
     show_logs()
@@ -204,7 +209,7 @@ def up() -> None:
 def watch() -> None:
     """Watch the inbox: claim ready files, create a run for each, place it when it ends."""
     settings = load_settings()
-    use_service(settings)
+    use_service(settings, load_prefect=False)
     import signal
 
     from watch.service import Watcher

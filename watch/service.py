@@ -37,7 +37,7 @@ from watch import health
 from watch.follow import Follow
 from watch.inbox import NETWORK_FILESYSTEMS, Inbox, filesystem_type
 from watch.stability import Clock, Readiness
-from watch.submit import Ended, Submitter, Tracked
+from watch.submit import Ended, ServerBusy, Submitter, Tracked
 
 log = logging.getLogger(__name__)
 TICK = 0.25  # seconds between two rounds (readiness, outcomes, spool, snapshot)
@@ -154,6 +154,8 @@ class Watcher:
         for step in steps:
             try:
                 step()
+            except ServerBusy as exc:  # SQLite's write lock, routine under load: next round
+                log.debug("watcher: %s: %s", step.__name__.strip("_"), exc)
             except Exception as exc:
                 log.warning(
                     "watcher: %s failed: %s: %s", step.__name__.strip("_"), type(exc).__name__, exc
