@@ -1,9 +1,9 @@
 """The offline engine: the bundled weights on their runtimes, every stage our own.
 
 Detection on the page with its longest side capped, a line-direction vote that turns pages
-scanned at 90/180/270 degrees, recognition in windows batched by width (with `balanced`
-weights, a draft recogniser first), then the line's gaps, words and reading order. Nothing is
-downloaded.
+scanned at 90/180/270 degrees, recognition in windows batched by width (with a draft
+recogniser, the words it doubts read again by the main one: `engine.reread`), then the line's
+gaps, words and reading order. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from core.errors import EngineError, ModelError
 from core.values import Line, Word
-from engine import ink, orientation, weights
+from engine import ink, orientation, reread, weights
 from engine.ctc import Glyph, ctc_glyphs
 from engine.detect import Quad, along, bounds, crop, db_quads, det_input, lengthened
 from engine.interface import EngineConfig, Reading
@@ -41,10 +41,8 @@ from engine.words import group_words
 log = logging.getLogger(__name__)
 
 MIN_CONFIDENCE = 0.5  # lines read less surely than this on average are noise (as RapidOCR)
-# The draft recogniser's least confidence in a window's characters for its reading to stand;
-# below it, the main recogniser reads the window again (docs/benchmarks.md: 0.6 re-read about
-# a third of the windows and doubled the time; 0.8 and 0.9 cost more and gained little).
-DRAFT_SURE = 0.6
+Piece = tuple[int, Window]  # a line's index and one of its windows (or a stretch read again)
+WindowRead = tuple[list[Glyph], np.ndarray]  # a window's glyphs and probabilities
 
 
 class BundledEngine:
@@ -141,8 +139,8 @@ class BundledEngine:
 
     def _decode(self, images: list[np.ndarray], levels: list[np.ndarray]) -> list[list[Glyph]]:
         """Each line's glyphs: its windows read widest first (batches of like widths pad
-        least), REC_BATCH at a time, then joined at their seams. With a draft recogniser,
-        the windows it is unsure of (`_doubtful`) are read again by the main one."""
+        least), REC_BATCH at a time, then joined at their seams. With a draft recogniser, the
+        words it doubts are read again by the main one (`_reread`)."""
         pieces = [
             (i, window)
             for i, level in enumerate(levels)
@@ -151,31 +149,59 @@ class BundledEngine:
         pieces.sort(key=lambda p: p[1].start - p[1].stop)
         read = self._read_pieces(images, pieces, self._first)
         if self._first == "draft":
-            again = [k for k, glyphs in enumerate(read) if _doubtful(glyphs)]
-            better = self._read_pieces(images, [pieces[k] for k in again], "rec")
-            for k, glyphs in zip(again, better, strict=True):
-                read[k] = glyphs
+            glyphs = self._reread(images, pieces, read)
+        else:
+            glyphs = [g for g, _ in read]
         found: list[list[tuple[Window, list[Glyph]]]] = [[] for _ in images]
-        for (i, window), glyphs in zip(pieces, read, strict=True):
-            found[i].append((window, glyphs))
+        for (i, window), one in zip(pieces, glyphs, strict=True):
+            found[i].append((window, one))
         return [join(one) for one in found]
 
-    def _read_pieces(
-        self, images: list[np.ndarray], pieces: list[tuple[int, Window]], role: str
+    def _reread(
+        self, images: list[np.ndarray], pieces: list[Piece], read: list[WindowRead]
     ) -> list[list[Glyph]]:
-        """The glyphs `role` reads in each (line, window) of `pieces`, REC_BATCH at a time."""
-        out: list[list[Glyph]] = []
+        """Each window's glyphs, with the words the draft doubts (`engine.reread`) read again
+        by the main recogniser, the crops widest first."""
+        doubt = self._set.doubt
+        again: list[tuple[int, reread.Span]] = []  # (window, the steps read again)
+        for k, ((_, window), (glyphs, probs)) in enumerate(zip(pieces, read, strict=True)):
+            first = window.start // REC_STEP
+            points = reread.doubts(glyphs, probs, first, doubt)
+            again += [(k, s) for s in reread.spans(glyphs, points, first, first + len(probs))]
+        crops = []
+        for k, span in again:
+            line = pieces[k][0]
+            start, stop = reread.columns(span, REC_STEP, images[line].shape[2])
+            crops.append((line, Window(start, stop, 0.0, 0.0)))
+        order = sorted(range(len(crops)), key=lambda j: crops[j][1].start - crops[j][1].stop)
+        better = self._read_pieces(images, [crops[j] for j in order], "rec")
+        second: list[list[tuple[reread.Span, list[Glyph]]]] = [[] for _ in pieces]
+        for j, (glyphs, _) in sorted(zip(order, better, strict=True), key=lambda x: x[0]):
+            k, span = again[j]
+            second[k].append((span, glyphs))
+        return [
+            reread.splice(glyphs, spans) if spans else glyphs
+            for (glyphs, _), spans in zip(read, second, strict=True)
+        ]
+
+    def _read_pieces(
+        self, images: list[np.ndarray], pieces: list[Piece], role: str
+    ) -> list[WindowRead]:
+        """What `role` reads in each (line, window) of `pieces`, REC_BATCH at a time: the
+        window's glyphs and its probabilities (steps x classes)."""
+        out: list[WindowRead] = []
         for first in range(0, len(pieces), REC_BATCH):
             chunk = pieces[first : first + REC_BATCH]
             probs = self._read([images[i][:, :, w.start : w.stop] for i, w in chunk], role)
-            out += [self._glyphs(p, w, role) for (_, w), p in zip(chunk, probs, strict=False)]
+            for (_, window), p in zip(chunk, probs, strict=False):
+                p = p[: -(-(window.stop - window.start) // REC_STEP)]
+                out.append((self._glyphs(p, window, role), p))
         return out
 
     def _glyphs(self, probs: np.ndarray, window: Window, role: str) -> list[Glyph]:
         """One window's glyphs, their spans in time steps of the whole line."""
-        steps = -(-(window.stop - window.start) // REC_STEP)
         doubles = "doubles" in self._rules
-        return ctc_glyphs(probs, self._chars[role], steps, window.start // REC_STEP, doubles)
+        return ctc_glyphs(probs, self._chars[role], None, window.start // REC_STEP, doubles)
 
     def _line(self, glyphs: list[Glyph], quad: Quad, read: Quad, total: int) -> Line | None:
         """The line detected as `quad`, read from the crop of `read` (`total` recogniser pixels
@@ -200,8 +226,3 @@ def _net(net: weights.Net, threads: int, classes: list[int] | None) -> OnnxNet |
         return OnnxNet(weights.net_path(net), threads, classes)
     quiet_paddle()
     return PaddleNet(weights.net_path(net), threads, classes)
-
-
-def _doubtful(glyphs: list[Glyph]) -> bool:
-    """Whether the draft recogniser is unsure of a window: a character under DRAFT_SURE."""
-    return any(g.confidence < DRAFT_SURE for g in glyphs if not g.char.isspace()) or not glyphs

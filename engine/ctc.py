@@ -134,16 +134,19 @@ DOUBLE_STEPS = 3
 
 
 def _double(letter: np.ndarray, blank: np.ndarray) -> int | None:
-    """Where to cut a run of one letter (its probabilities `letter` and the blank's `blank`,
-    step by step) read as two, or None when one letter is the likelier labelling.
-
-    The sums run over the paths of the letter and the blank alone, as CTC's forward pass
-    does: one letter is any blanks, the letter, any blanks; two need a blank between. The cut
-    is the inner step where the blank is likeliest."""
-    if len(letter) < DOUBLE_STEPS:
+    """Where to cut a run of one letter read as two (its steps' probabilities of the letter,
+    `letter`, and of the blank), or None when one letter is the likelier labelling
+    (`double_odds`). The cut is the inner step where the blank is likeliest."""
+    if len(letter) < DOUBLE_STEPS or double_odds(letter, blank) <= 1:
         return None
-    # probability of the steps so far ending in: blanks only, 1st letter, blanks after it,
-    # 2nd letter, blanks after that
+    return 1 + int(np.argmax(blank[1:-1]))
+
+
+def double_odds(letter: np.ndarray, blank: np.ndarray) -> float:
+    """How much likelier a run of steps is two equal letters than one, over the paths of the
+    letter and the blank alone, as CTC's forward pass sums them: one letter is any blanks, the
+    letter, any blanks; two need a blank between."""
+    # the steps so far ending in: blanks only, 1st letter, blanks after it, 2nd letter, blanks
     none, one, after, two, done = 1.0, 0.0, 0.0, 0.0, 0.0
     for p, b in zip(letter.tolist(), blank.tolist(), strict=True):
         none, one, after, two, done = (
@@ -153,6 +156,4 @@ def _double(letter: np.ndarray, blank: np.ndarray) -> int | None:
             (after + two) * p,
             (two + done) * b,
         )
-    if two + done <= one + after:
-        return None
-    return 1 + int(np.argmax(blank[1:-1]))
+    return (two + done) / max(one + after, 1e-30)

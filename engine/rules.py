@@ -14,6 +14,8 @@ NAMES: dict[str, str] = {
     "stray": "a lone digit among letters (or letter among digits) takes the recogniser's "
     "second choice of the word's kind",
     "ink_gaps": "blank ink columns between two characters weigh in on a dropped space",
+    "narrow_spaces": "a dropped space beside a narrow letter or digit needs more evidence on "
+    "lines whose spaces the recogniser writes",
     "doubles": "a run of one letter likelier two equal letters than one, over all CTC paths, "
     "is read as two",
 }

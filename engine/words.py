@@ -32,6 +32,10 @@ _GEOMETRY_ONLY = 0.6  # without space probabilities: split 60 % above the usual 
 _INK_WEIGHT, _INK_MARGIN, _INK_CAP = 4.0, 0.2, 2.0
 _INK_SPAN = 2  # steps between two glyphs' centres for a narrow gap to count against a space
 _NARROW = set("1lIij|!.,:;'")  # characters whose advance is much wider than their ink
+# `narrow_spaces`: on a line whose spaces the recogniser writes itself, a space it dropped
+# beside a narrow letter or digit needs _NARROW_MORE decades more evidence. Their wide side
+# bearings leave blank columns that look like a space to the recogniser too ("3 10", "wi th").
+_NARROW_LETTERS, _NARROW_MORE = set("1lIij|!"), 0.3
 _CLOSING = set(".,:;!?)]}%'»”’…")  # attach to the previous word
 _OPENING = set("([{«“‘$")  # attach to the next word
 
@@ -114,6 +118,9 @@ def _is_space(
     or two characters) and `right`: when the evidence, in decades of probability, exceeds
     `threshold` (`pitch` and `gap`: the line's usual ones)."""
     left = before[-1]
+    narrow = plain(left.char) in _NARROW_LETTERS or plain(right.char) in _NARROW_LETTERS
+    if threshold == _SPACED_LOG10 and narrow and "narrow_spaces" in rules:
+        threshold += _NARROW_MORE
     excess = (right.center - left.center) / pitch - 1
     if right.space is None:
         return excess > _GEOMETRY_ONLY

