@@ -25,7 +25,7 @@ from bench.metrics import bag_cer, cer, normalize, word_f1
 from bench.pages import FAMILIES, font_versions, generate
 from bench.real import DEV_SET, comparable, real_scans
 from bench.report import PageResult, Score, per_file, table, targets
-from bench.sweep import rule_sweep
+from bench.sweep import rule_sweep, weight_sweep
 from core.settings import Settings
 
 SOAK_FLAT, SOAK_LIMIT_MIB = 0.10, 1.5 * 1024
@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(scans)} pages, {_load()}; {font_versions()}", flush=True)
         if args.rule_sweep:
             print(rule_sweep([s for s in scans if s.family not in FAMILIES], work, env, score))
+            return 0
+        if args.weight_sweep:
+            print(weight_sweep(scans, work, env, score, args.weight_sweep))
             return 0
         threads = args.tesseract_threads or Settings.load().ocr_threads
         ours, tess = run_side_by_side(scans, work, threads, env)
@@ -71,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--rules-off", default="", help="correction rules switched off, comma-separated")
     add("--tesseract-threads", type=int, help="Tesseract's threads (default: the same as ours)")
     add("--rule-sweep", action="store_true", help="each rule off against all on, real set")
+    add(
+        "--weight-sweep",
+        type=lambda s: [w for w in s.split(",") if w],
+        help="our engine alone with each of these weight sets, comma-separated",
+    )
     add("--out", help="keep the pages and results.json/results.csv here")
     add("--soak", type=int, nargs="?", const=500, default=0, help="memory over N pages")
     return parser

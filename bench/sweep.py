@@ -1,5 +1,6 @@
 """`--rule-sweep`: each correction rule switched off in turn against all of them on, our engine
-alone on the real scans, so a rule keeps its place only where it wins on the set as a whole."""
+alone on the real scans, so a rule keeps its place only where it wins on the set as a whole.
+`--weight-sweep`: our engine alone with each weight set, its accuracy against its time."""
 
 from __future__ import annotations
 
@@ -37,6 +38,30 @@ def rule_sweep(scans: list[Scan], work: Path, env: dict[str, str], score: Scorer
             + f"{whole_off.f1 - whole_on.f1:>+9.4f}{whole_off.cer - whole_on.cer:>+8.4f}"
             f"{whole_off.bag_cer - whole_on.bag_cer:>+8.4f}{changed:>6}  "
             + _verdict(whole_on, whole_off, changed)
+        )
+        print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
+def weight_sweep(
+    scans: list[Scan], work: Path, env: dict[str, str], score: Scorer, names: list[str]
+) -> str:
+    """A table: per weight set, word F1 per kind and over all pages, CER, warm seconds for the
+    pages and their ratio to the first set's."""
+    skipped = EngineRun("tesseract", note="not run in a weight sweep")
+    kinds = list(dict.fromkeys(s.family for s in scans))
+    head = f"{'weights':<10}" + "".join(f"{'F1 ' + k:>14}" for k in kinds)
+    lines = [head + f"{'F1 all':>8}{'CER':>7}{'seconds':>9}{'ratio':>7}", ""]
+    first = 0.0
+    for name in names:
+        run = _read_all(scans, work, env | {"TOOL_OCR_OCR_WEIGHTS": name})
+        rows = [score(s, run, skipped) for s in scans]
+        whole = _of(rows)
+        first = first or whole.seconds
+        lines.append(
+            f"{name:<10}"
+            + "".join(f"{_of([r for r in rows if r.family == k]).f1:>14.3f}" for k in kinds)
+            + f"{whole.f1:>8.3f}{whole.cer:>7.3f}{whole.seconds:>9.1f}{whole.seconds / first:>7.2f}"
         )
         print(lines[-1], flush=True)
     return "\n".join(lines)

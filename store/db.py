@@ -269,28 +269,31 @@ class Store:
         """Rows of one read-only `schema` query ([] before the database exists)."""
         return [tuple(row) for row in self._rows(statement, params)[1]]
 
-    def publish_snapshot(self, force: bool = False) -> bool:
-        """Republish the analysts' snapshot if due (or forced); True when it was copied."""
+    def publish_snapshot(self, force: bool = False, settled: bool = False) -> bool:
+        """Republish the analysts' snapshot if due (or forced); True when it was copied.
+        `settled`: nothing is in flight, so a change is published at once, not after the
+        interval (it is the last for now: the interval only bounds the copies of a burst)."""
         if self.spool is not None:  # the owner publishes after loading the spool
             return False
-        if not (force or self._snapshot_due()):
+        if not (force or self._snapshot_due(settled)):
             return False
         if not self.live.exists():
             return False
         with self._connect(migrate=False) as con:  # no writer between the checkpoint and copy
-            if not (force or self._snapshot_due()):
+            if not (force or self._snapshot_due(settled)):
                 return False
             con.execute("CHECKPOINT")
             snapshot.copy_atomically(self.live, self.snapshot)
         log.debug("published snapshot %s", self.snapshot)
         return True
 
-    def _snapshot_due(self) -> bool:
-        return snapshot.due(self.live, self.snapshot, self.snapshot_interval)
+    def _snapshot_due(self, settled: bool = False) -> bool:
+        interval = 0.0 if settled else self.snapshot_interval
+        return snapshot.due(self.live, self.snapshot, interval)
 
-    def refresh_snapshot(self, force: bool = False) -> None:
+    def refresh_snapshot(self, force: bool = False, settled: bool = False) -> None:
         """Republish the snapshot if due; a failure is logged (the next refresh catches up)."""
         try:
-            self.publish_snapshot(force)
+            self.publish_snapshot(force, settled)
         except TransientError as exc:  # results are committed; the next publish catches up
             log.warning("snapshot %s not republished: %s", self.snapshot, exc)

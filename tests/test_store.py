@@ -440,6 +440,16 @@ def test_snapshot_throttle_and_force(tmp_path: Path) -> None:
     assert query_snapshot(store.snapshot, "SELECT count(*) FROM documents")[1] == [(2,)]
 
 
+def test_a_settled_change_is_published_without_waiting_for_the_interval(tmp_path: Path) -> None:
+    store = new_store(tmp_path, snapshot_interval=60.0)
+    store.migrate()
+    store_done(store, tmp_path, make_source(tmp_path, 1))  # first snapshot
+    store.record_attempt(make_attempt(make_source(tmp_path, 2)))
+    assert store.publish_snapshot() is False  # files in flight: the interval holds
+    assert store.publish_snapshot(settled=True) is True  # the last change for now: at once
+    assert store.publish_snapshot(settled=True) is False  # and only when something changed
+
+
 def test_snapshot_not_republished_without_changes(store: Store, tmp_path: Path) -> None:
     store_done(store, tmp_path, make_source(tmp_path))
     assert store.snapshot.exists()

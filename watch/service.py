@@ -164,8 +164,7 @@ class Watcher:
     def _hold_database(self) -> None:
         """While files are in flight the live database stays open (a transaction then costs
         a few milliseconds, not an opening); idle, it is let go for other writers."""
-        busy = len(self.submitter) or self.held or self._spooled()
-        if busy:
+        if self._busy():
             self._idle_since = None
             try:
                 self.store.hold()
@@ -175,6 +174,10 @@ class Watcher:
             self._idle_since = self.clock()
         elif self.clock() - self._idle_since >= IDLE:
             self.store.let_go()
+
+    def _busy(self) -> bool:
+        """Files in flight, held, or results not loaded yet."""
+        return bool(len(self.submitter) or self.held or self._spooled())
 
     def _spooled(self) -> bool:
         return any(self.settings.spool.glob("*.json"))
@@ -327,8 +330,10 @@ class Watcher:
             load_spool(self.settings.spool, self.store)
 
     def _publish(self) -> None:
-        """The analysts' snapshot, when the database changed (at most every interval)."""
-        self.store.refresh_snapshot()
+        """The analysts' snapshot, when the database changed: at most every interval while
+        files are in flight, at once when the last one is placed (a lone drop is not kept
+        waiting for the interval that an earlier change of its own started)."""
+        self.store.refresh_snapshot(settled=not self._busy())
 
     def _beat(self) -> None:
         """state/watcher.json: alive, and what it has in hand (for `tool-ocr status`)."""
