@@ -5,7 +5,7 @@ A JPEG goes in as its own bytes (DCTDecode) and a CCITT G4 TIFF frame as its own
 shows exactly the scan. The page is laid out as the file stores the image and turned for display
 with /Rotate (EXIF or TIFF orientation, and any turn the engine made to read it upright). Other
 images, and those PDF cannot show as stored (mirrored, CMYK JPEG, tiled or G3 TIFF), go in as
-the page raster the engine read.
+the page raster the engine read: G4-coded when it is pure black and white.
 """
 
 from __future__ import annotations
@@ -158,11 +158,33 @@ def _ccitt_image(doc: pymupdf.Document, data: bytes, width: int, rows: int, parm
 
 
 def _add_raster(doc: pymupdf.Document, page: Page) -> None:
-    """A page showing the raster the engine read, compactly encoded."""
+    """A page showing the raster the engine read, compactly encoded: pure black and white as
+    G4 (a G3 fax or a bilevel PNG comes out about as small as it went in), else `_raster_bytes`."""
     if page.image_path is None:
         raise ValueError(f"page {page.number} of an image needs its raster")
     target = doc.new_page(width=page.width, height=page.height)
+    strips = _as_g4(page.image_path)
+    if strips is not None:
+        _draw_strips(doc, target, strips)
+        return
     target.insert_image(target.rect, stream=_raster_bytes(page.image_path), keep_proportion=False)
+
+
+def _as_g4(path: Path) -> _Strips | None:
+    """The raster at `path` coded as G4 when it is pure black and white, else None."""
+    coded = path.with_name(f"{path.stem}.g4.tif")
+    with pil_errors(f"page raster {path.name}"), Image.open(path) as img:
+        if img.mode not in ("1", "L") or (img.mode == "L" and any(img.histogram()[1:255])):
+            return None
+        bilevel = img.convert("1", dither=Image.Dither.NONE)
+        bilevel.save(coded, "TIFF", compression="group4", strip_size=1 << 30)  # one strip
+    try:
+        with Image.open(coded) as tiff:
+            assert isinstance(tiff, TiffImagePlugin.TiffImageFile)
+            tags = {key: tiff.tag_v2.get(tag) for key, tag in _TIFF_TAGS.items()}
+        return _g4_strips(coded, tags)
+    finally:
+        coded.unlink(missing_ok=True)
 
 
 def _raster_bytes(path: Path) -> bytes:

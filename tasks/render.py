@@ -250,7 +250,8 @@ def _image_page(im: Image.Image, number: int, work_dir: Path, limits: _Limits) -
         dpi_x, dpi_y = dpi_y, dpi_x
     im.load()
     frame = ImageOps.exif_transpose(im) if orientation != 1 else im
-    frame, dpi = _square_pixels(_flatten(frame), dpi_x, dpi_y, limits.max_pixels, number)
+    bilevel = frame.mode == "1"
+    frame, dpi = _square_pixels(_flatten(frame), dpi_x, dpi_y, limits.max_pixels, number, bilevel)
     path = _raster_path(work_dir, number)
     frame.save(path, format="PNG", compress_level=1, dpi=(dpi, dpi))
     log.debug(
@@ -262,15 +263,17 @@ def _image_page(im: Image.Image, number: int, work_dir: Path, limits: _Limits) -
 
 
 def _square_pixels(
-    im: Image.Image, dpi_x: float, dpi_y: float, max_pixels: int, number: int
+    im: Image.Image, dpi_x: float, dpi_y: float, max_pixels: int, number: int, bilevel: bool
 ) -> tuple[Image.Image, float]:
-    """Resample non-square pixels (fax 204 x 98 dpi) up to the larger dpi on both axes."""
+    """Resample non-square pixels (fax 204 x 98 dpi) up to the larger dpi on both axes; a
+    black-and-white page stays black and white (nearest pixel), so its PDF keeps it G4."""
     dpi = max(dpi_x, dpi_y)
     if abs(dpi_x - dpi_y) <= 0.01 * dpi:
         return im, dpi_x
     size = (round(im.width * dpi / dpi_x), round(im.height * dpi / dpi_y))
     check_pixels(f"page {number} resampled to square pixels", size, max_pixels)
-    return im.resize(size, Image.Resampling.BICUBIC), dpi
+    resample = Image.Resampling.NEAREST if bilevel else Image.Resampling.BICUBIC
+    return im.resize(size, resample), dpi
 
 
 def _flatten(im: Image.Image) -> Image.Image:

@@ -166,7 +166,7 @@ def test_line_without_word_boxes_extracts_its_words_inside_the_line(tmp_path: Pa
 
 @pytest.mark.parametrize("mode", ["L", "1", "RGB"])
 def test_raster_is_stored_compactly(tmp_path: Path, mode: str) -> None:
-    """300-dpi A4: gray stays lossless, bilevel goes in as 1 bit, colour as JPEG; none balloons."""
+    """300-dpi A4: gray stays lossless, bilevel goes in as G4, colour as JPEG; none balloons."""
     img = Image.new("L", (2480, 3508), 255)
     lines = draw_lines(img, [["The", "quick", "brown", "fox"]] * 40, gap=80, top=100)
     if mode == "1":  # a thresholded scan, widened to L by the render step
@@ -181,7 +181,7 @@ def test_raster_is_stored_compactly(tmp_path: Path, mode: str) -> None:
     with pymupdf.open(out) as doc:
         _, _, _, _, bpc, _, _, _, filters, _ = doc[0].get_images(full=True)[0]
         assert len(doc[0].get_text("words")) == 160
-    expected = {"L": (8, "FlateDecode"), "1": (1, "FlateDecode"), "RGB": (8, "DCTDecode")}
+    expected = {"L": (8, "FlateDecode"), "1": (1, "CCITTFaxDecode"), "RGB": (8, "DCTDecode")}
     assert (bpc, filters) == expected[mode]
     assert out.stat().st_size < source.size * 1.05 + 20_000
 

@@ -197,6 +197,38 @@ def test_multi_page_g4_in_strips_keeps_every_frame_as_ccitt(tmp_path: Path) -> N
             assert (shown(page, 200) == np.asarray(frame.convert("L"))).all()
 
 
+@pytest.mark.parametrize("compression", ["group3", "png"])
+def test_other_black_and_white_scans_go_in_as_g4(tmp_path: Path, compression: str) -> None:
+    """A G3 fax or a bilevel PNG, which PDF cannot carry as stored: coded G4, the same pixels,
+    no larger than the scan (as a PNG raster a G3 fax came out twice its size)."""
+    img, lines = letter_page(200, 30)
+    bilevel = scanned(img).point(lambda v: 255 if v > 140 else 0).convert("1")
+    path = tmp_path / ("fax.tif" if compression == "group3" else "scan.png")
+    if compression == "group3":
+        bilevel.save(path, compression="group3", dpi=(200, 200))
+    else:
+        bilevel.save(path, dpi=(200, 200), optimize=True)
+    source, _ = searchable(path, tmp_path / "out.pdf", lines)
+    with pymupdf.open(tmp_path / "out.pdf") as doc:
+        assert {f for f, _ in images(doc[0])} == {"CCITTFaxDecode"}
+        assert (shown(doc[0], 200) == np.asarray(bilevel.convert("L"))).all()
+    assert (tmp_path / "out.pdf").stat().st_size / source.size <= 1.1
+
+
+def test_a_fax_with_oblong_pixels_stays_black_and_white(tmp_path: Path) -> None:
+    """204 x 98 dpi (a fax's normal mode): resampled to square pixels, nearest, so still G4."""
+    img, _ = letter_page(204, 30)
+    fax = scanned(img).point(lambda v: 255 if v > 140 else 0).convert("1")
+    fax = fax.resize((fax.width, fax.height * 98 // 204), Image.Resampling.NEAREST)
+    path = tmp_path / "fax.tif"
+    fax.save(path, compression="group3", dpi=(204, 98))
+    searchable(path, tmp_path / "out.pdf")
+    with pymupdf.open(tmp_path / "out.pdf") as doc:
+        assert {f for f, _ in images(doc[0])} == {"CCITTFaxDecode"}
+        assert abs(doc[0].rect.height - 11.69 * 72) < 2  # A4 high, pixels made square
+    assert (tmp_path / "out.pdf").stat().st_size / path.stat().st_size <= 1.1
+
+
 @pytest.mark.parametrize("orientation,turn", [(3, 180), (6, 90), (8, 270)])
 def test_exif_turned_jpeg_is_shown_upright_without_re_encoding(
     tmp_path: Path, orientation: int, turn: int
