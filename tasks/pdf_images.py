@@ -180,7 +180,8 @@ def _as_g4(path: Path) -> _Strips | None:
         bilevel.save(coded, "TIFF", compression="group4", strip_size=1 << 30)  # one strip
     try:
         with Image.open(coded) as tiff:
-            assert isinstance(tiff, TiffImagePlugin.TiffImageFile)
+            if not isinstance(tiff, TiffImagePlugin.TiffImageFile):
+                return None
             tags = {key: tiff.tag_v2.get(tag) for key, tag in _TIFF_TAGS.items()}
         return _g4_strips(coded, tags)
     finally:
@@ -188,10 +189,8 @@ def _as_g4(path: Path) -> _Strips | None:
 
 
 def _raster_bytes(path: Path) -> bytes:
-    """A page raster to embed: gray kept lossless (pure black/white as 1 bit), colour as JPEG."""
+    """A page raster to embed: gray kept lossless, colour as JPEG."""
     with pil_errors(f"page raster {path.name}"), Image.open(path) as img:
-        if img.mode == "L" and not any(img.histogram()[1:255]):
-            return _encoded(img.convert("1", dither=Image.Dither.NONE), "PNG")
         if img.mode in ("1", "L"):
             return path.read_bytes() if img.format == "PNG" else _encoded(img, "PNG")
         return _encoded(img.convert("RGB"), "JPEG", quality=_JPEG_QUALITY)
