@@ -48,7 +48,6 @@ from prefect.states import Cancelled, Pending
 from prefect.utilities.engine import propose_state_sync
 
 from core.settings import Settings
-from core.values import InboxFile
 from engine import get_engine
 from store import claims, workers
 from tasks.ocr import engine_config
@@ -178,7 +177,8 @@ class Worker:
     def _execute(self, run: FlowRun) -> None:
         name = self._names[run.deployment_id] if run.deployment_id else None
         assert name is not None
-        self.current = Current(run, time.monotonic(), _claim_of(run, self.settings))
+        claim = claims.of_run(self.settings.processing, run.parameters or {})
+        self.current = Current(run, time.monotonic(), claim)
         workers.record(
             self.settings.state,
             self.name,
@@ -253,14 +253,6 @@ class Worker:
             except Exception as exc:
                 log.warning("run %s not marked cancelled: %s", current.run.id, exc)
         return False
-
-
-def _claim_of(run: FlowRun, settings: Settings) -> Path | None:
-    """The claim folder of a hot-folder run's file, or None for other runs."""
-    file = (run.parameters or {}).get("file")
-    if not isinstance(file, dict) or "file_id" not in file:
-        return None
-    return claims.folder(settings.processing, InboxFile(**file))
 
 
 def serve(settings: Settings) -> None:

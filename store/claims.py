@@ -33,6 +33,15 @@ def folder(processing: Path, file: InboxFile) -> Path:
     return processing / file.file_id.split("/", 1)[0]
 
 
+def of_run(processing: Path, parameters: dict[str, Any]) -> Path | None:
+    """The claim folder of a hot-folder run's file, from the run's parameters; None for runs
+    of other flows."""
+    file = parameters.get("file")
+    if not isinstance(file, dict) or "file_id" not in file:
+        return None
+    return folder(processing, InboxFile(**file))
+
+
 @contextlib.contextmanager
 def reading(claim: Path, flow_run_id: str) -> Iterator[None]:
     """While the block runs, the claim says which process reads it (host, pid) and a thread

@@ -282,13 +282,7 @@ class Watcher:
 
     def _settle_by_markers(self) -> None:
         """Files whose run left an outcome or a time-out mark: placed now."""
-        ended = self.submitter.by_markers()
-        if ended:
-            self._load_results()  # their results land before they are placed
-        for one in ended:
-            self._settle(one)
-        if ended:
-            self._release_held()
+        self._settle_all(self.submitter.by_markers())
 
     def _follow_runs(self) -> None:
         """Create missing runs (every round); settle the runs that ended in Prefect without a
@@ -305,13 +299,17 @@ class Watcher:
         if self.clock() < self._next_follow:
             return
         self._next_follow = self.clock() + FOLLOW
-        ended = self.submitter.by_states()
-        if ended:
-            self._load_results()
+        self._settle_all(self.submitter.by_states())
+
+    def _settle_all(self, ended: list[Ended]) -> None:
+        """Place the files of runs that ended, their results loaded first; then the held
+        duplicates of their content."""
+        if not ended:
+            return
+        self._load_results()  # their results land before they are placed
         for one in ended:
             self._settle(one)
-        if ended:
-            self._release_held()
+        self._release_held()
 
     def _settle(self, ended: Ended) -> None:
         try:

@@ -212,10 +212,9 @@ class Submitter:
 
 
 def _alive(run: Run, processing: Path, grace: float) -> bool:
-    file = run.parameters.get("file")
-    if not isinstance(file, dict) or "file_id" not in file:
+    claim = claims.of_run(processing, run.parameters)
+    if claim is None:
         return True  # not a hot-folder run: not ours to judge
-    claim = claims.folder(processing, InboxFile(**file))
     marker = claims.read(claim / claims.RUN)
     if marker is not None and marker.get("flow_run_id") == str(run.id):
         return not claims.run_died(claim, run.id)
