@@ -21,12 +21,15 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import prefect.flow_engine
 import prefect.settings
 from prefect import Flow
 from prefect.client.orchestration import SyncPrefectClient, get_client
@@ -92,6 +95,7 @@ class Worker:
     def run(self) -> bool:
         """Load the engine, then take runs until SIGTERM/SIGINT (or `stop()`); False when a
         run was still in hand at the end (cancelled)."""
+        skip_suspension_watch()
         get_engine(engine_config(self.settings))  # once, before the first file waits on it
         workers.record(self.settings.state, self.name, None)
         runner = threading.Thread(target=self._serve, name="runs", daemon=True)
@@ -253,6 +257,21 @@ class Worker:
             except Exception as exc:
                 log.warning("run %s not marked cancelled: %s", current.run.id, exc)
         return False
+
+
+@contextmanager
+def _unwatched(*_: object, **__: object) -> Iterator[None]:
+    yield
+
+
+def skip_suspension_watch() -> None:
+    """Prefect (3.9) opens an events websocket for every deployment run, to learn that it was
+    suspended from outside, and the run waits for it to connect before it starts. These runs
+    are never suspended (a suspended file would sit claimed), and the watch cost a tenth of the
+    hot folder's throughput on one-page files, in this process and in the server
+    (docs/benchmarks.md). A Prefect without the hook loses only this saving."""
+    if hasattr(prefect.flow_engine, "observe_flow_run_suspension"):
+        prefect.flow_engine.observe_flow_run_suspension = _unwatched
 
 
 def serve(settings: Settings) -> None:

@@ -127,7 +127,7 @@ class Store:
 
     def _open(self, read_only: bool = False, migrate: bool = True) -> duckdb.DuckDBPyConnection:
         with translated(self.live):
-            con = duck.connect(self.live, read_only=read_only)
+            con = duck.connect(self.live, read_only=read_only, **duck.LIVE)
             try:
                 con.execute("SET TimeZone = 'UTC'")
                 if migrate and not read_only and self.live not in _migrated:

@@ -23,8 +23,13 @@ CONFIG: dict[str, str | bool] = {
     "autoload_known_extensions": True,
 }
 
+# The live database takes short transactions of a few hundred rows from one process at a time:
+# one thread and a small buffer pool do them as fast, and kept the watcher, which holds the
+# database open through a burst, 14 MiB leaner at its peak (docs/benchmarks.md).
+LIVE: dict[str, str | bool] = {"threads": "1", "memory_limit": "64MB"}
 
-def connect(path: Path, read_only: bool = False, **config: bool) -> duckdb.DuckDBPyConnection:
+
+def connect(path: Path, read_only: bool = False, **config: str | bool) -> duckdb.DuckDBPyConnection:
     """A connection to `path` with our configuration (and `config` on top)."""
     return duckdb.connect(str(path), read_only=read_only, config={**CONFIG, **config})
 

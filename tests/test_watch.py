@@ -20,6 +20,7 @@ from core.settings import Settings
 from core.values import Source
 from store import claims, schema
 from store.folders import work_folder
+from store.snapshot import query_snapshot
 from watch.follow import MAX_CRASHES
 from watch.inbox import Inbox
 from watch.service import Watcher
@@ -61,6 +62,34 @@ def test_a_file_is_ready_only_after_a_quiet_period_with_unchanged_size() -> None
     readiness.observe(path, 200, 2.0)
     clock.now += 0.2
     assert readiness.ready() == [path]
+
+
+def test_the_quiet_period_runs_from_the_event_and_the_loop_wakes_when_it_ends() -> None:
+    clock = FakeClock()
+    readiness = Readiness(quiet=3, clock=clock)
+    path = Path("scan.pdf")
+    readiness.touch(path)
+    assert readiness.due_in() is None  # never looked at: no deadline yet
+    clock.now += 0.2
+    readiness.observe(path, 100, 1.0)  # the first look does not restart the period
+    assert readiness.due_in() == pytest.approx(2.8)
+    clock.now += 2.8
+    assert readiness.ready() == [path] and readiness.due_in() == 0
+
+
+def test_an_outcome_left_in_a_claim_wakes_the_watchers_loop(settings: Settings) -> None:
+    watcher = Watcher(settings, submitter=FakeSubmitter())
+    observer = watcher.start_observer()
+    try:
+        claim = settings.processing / "20261129T000000-abcd"
+        claim.mkdir(parents=True)
+        (claim / "scan.png").write_bytes(b"scan")
+        assert not watcher.wake.wait(0.5)  # the claimed file itself: no round
+        claims.leave_outcome(claim, {"status": "done", "flow_run_id": "x"})
+        assert watcher.wake.wait(5)
+    finally:
+        observer.stop()
+        observer.join(5)
 
 
 def test_an_event_restarts_the_quiet_period_and_ready_is_oldest_first() -> None:
@@ -245,6 +274,29 @@ def test_a_burst_waits_in_the_folder_a_few_files_per_worker_in_flight(
     rounds(watcher, 2)  # placed in one round, the next file claimed in the next
     assert len(submitter) == 4 and submitter.created == 5
     assert sum(1 for _ in settings.processed.rglob("*.png")) == 1
+
+
+def test_a_bursts_first_file_is_published_at_once_the_next_after_the_interval(
+    settings: Settings,
+) -> None:
+    settings = settings.model_copy(update={"snapshot_interval": 600.0})
+    for n in range(3):
+        (settings.inbox / f"scan-{n}.png").write_bytes(b"scan %d" % n)
+    submitter = FakeSubmitter()
+    watcher = loop_watcher(settings, submitter)
+    rounds(watcher)  # the claims change the database: published, starting the interval
+    first, second, _ = submitter.tracked.values()
+
+    def status(tracked: Tracked) -> str:
+        query = "SELECT status FROM files WHERE relative_path = ?"
+        return query_snapshot(settings.snapshot, query, [tracked.file.relative_path])[1][0][0]
+
+    done(watcher, first)
+    rounds(watcher)
+    assert status(first) == "processed"  # not kept for the interval its burst started
+    done(watcher, second)
+    rounds(watcher)
+    assert status(second) == "processing"  # the rest of the burst: once per interval
 
 
 def test_the_server_being_away_never_stops_the_watcher(settings: Settings) -> None:

@@ -48,7 +48,8 @@ IDLE = 2.0  # seconds without files in flight before the live database is let go
 
 
 class _Events(FileSystemEventHandler):
-    """Hands the paths of watchdog events to the watcher's loop (thread-safe queue)."""
+    """Hands the paths of watchdog events in the inbox to the watcher's loop (thread-safe
+    queue)."""
 
     def __init__(self, sink: queue.SimpleQueue[Path]) -> None:
         self.sink = sink
@@ -58,6 +59,19 @@ class _Events(FileSystemEventHandler):
             return
         path = getattr(event, "dest_path", "") or event.src_path
         self.sink.put(Path(os.fsdecode(path)))
+
+
+class _Outcomes(FileSystemEventHandler):
+    """Wakes the watcher's loop when a run leaves its outcome (or a time-out mark) in its
+    claim folder, so the file is placed now rather than at the next round."""
+
+    def __init__(self, wake: threading.Event) -> None:
+        self.wake = wake
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        path = os.fsdecode(getattr(event, "dest_path", "") or event.src_path)
+        if event.event_type != "deleted" and path.endswith((claims.OUTCOME, claims.TIMEOUT)):
+            self.wake.set()
 
 
 class Watcher:
@@ -76,10 +90,13 @@ class Watcher:
         self.max_pending = 4 * settings.worker_count
         self.events: queue.SimpleQueue[Path] = queue.SimpleQueue()
         self.stopping = threading.Event()
+        self.wake = threading.Event()  # a round now: an outcome left, or a stop asked
         self.held: list[Tracked] = []  # duplicates of content in flight, until it ends
         self._next_rescan = self._next_follow = self._next_sweep = 0.0
         self._started = datetime.now(UTC)
         self._idle_since: float | None = None
+        self._placed_when_idle: datetime | None = None  # the last placement before this spell
+        self._first_shown = False  # this busy spell's first placement is published
 
     def run(self) -> None:
         """Watch until `stop()` (or SIGTERM/Ctrl-C in the CLI)."""
@@ -89,7 +106,7 @@ class Watcher:
             self.recover(at_start=True)
             while not self.stopping.is_set():
                 self.tick()
-                self.stopping.wait(TICK)
+                self._pause()
         finally:
             self.store.let_go()
             self.submitter.close()
@@ -100,6 +117,17 @@ class Watcher:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.wake.set()
+
+    def _pause(self) -> None:
+        """Until the next round: TICK at most; less when a file's quiet period ends sooner
+        and there is room to claim it, or when a run leaves its outcome."""
+        pause = TICK
+        due = self.readiness.due_in()
+        if due is not None and len(self.submitter) < self.max_pending:
+            pause = min(pause, max(due, 0.01))
+        self.wake.wait(pause)
+        self.wake.clear()
 
     def start_observer(self) -> BaseObserver:
         """Native events, or polling (SMB/NFS, where native events never fire)."""
@@ -116,6 +144,8 @@ class Watcher:
         poll = self.settings.watch_polling
         observer = PollingObserver(timeout=self.settings.watch_poll_seconds) if poll else Observer()
         observer.schedule(_Events(self.events), str(self.inbox.root), recursive=True)
+        if not poll:  # polled, outcomes are seen at the next round as before
+            observer.schedule(_Outcomes(self.wake), str(self.inbox.processing), recursive=True)
         observer.start()
         log.info(
             "watching %s (%s, quiet %gs, up to %d file(s) in flight)",
@@ -329,9 +359,15 @@ class Watcher:
 
     def _publish(self) -> None:
         """The analysts' snapshot, when the database changed: at most every interval while
-        files are in flight, at once when the last one is placed (a lone drop is not kept
-        waiting for the interval that an earlier change of its own started)."""
-        self.store.refresh_snapshot(settled=not self._busy())
+        files are in flight, at once for the first file placed and the last (neither is kept
+        waiting for an interval that the claims of its own burst started)."""
+        if not self._busy():
+            self._placed_when_idle, self._first_shown = self.follow.last_placed, False
+            self.store.refresh_snapshot(settled=True)
+            return
+        first = not self._first_shown and self.follow.last_placed != self._placed_when_idle
+        self._first_shown |= first
+        self.store.refresh_snapshot(settled=first)
 
     def _beat(self) -> None:
         """state/watcher.json: alive, and what it has in hand (for `tool-ocr status`)."""

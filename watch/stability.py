@@ -45,10 +45,12 @@ class Readiness:
             seen.since = self.clock()
 
     def observe(self, path: Path, size: int, mtime: float) -> None:
-        """A look at `path`'s size and mtime; any change restarts its quiet period."""
+        """A look at `path`'s size and mtime; a change since the last look restarts its quiet
+        period (the first look does not: the event or scan that found it started it)."""
         seen = self._seen.setdefault(path, _Seen(self.clock()))
-        if (seen.size, seen.mtime) != (size, mtime):
-            seen.size, seen.mtime, seen.since = size, mtime, self.clock()
+        if seen.size is not None and (seen.size, seen.mtime) != (size, mtime):
+            seen.since = self.clock()
+        seen.size, seen.mtime = size, mtime
 
     def ready(self) -> list[Path]:
         """Files looked at and unchanged for `quiet` seconds, longest-waiting first."""
@@ -59,6 +61,12 @@ class Readiness:
             if seen.size is not None and now - seen.since >= self.quiet
         ]
         return [path for _, path in sorted(quiet)]
+
+    def due_in(self) -> float | None:
+        """Seconds until the next file looked at may be ready (0: one is); None: none."""
+        now = self.clock()
+        waits = [s.since + self.quiet - now for s in self._seen.values() if s.size is not None]
+        return max(0.0, min(waits)) if waits else None
 
     def forget(self, path: Path) -> None:
         """Stop tracking `path` (handed on, vanished or refused)."""
