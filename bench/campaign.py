@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     if not inputs:
         raise SystemExit(f"no inputs under {args.corpus}")
     home = (args.home or Path(tempfile.mkdtemp(prefix="bench-robustness-"))).resolve()
+    if (home / "state").exists():  # an earlier run's rows would spoil every check
+        raise SystemExit(f"{home} holds an earlier run's service: give a new --home")
     service = Service(home)
     service.start()
     try:

@@ -54,6 +54,8 @@ class Burst:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     work = (args.home or Path(tempfile.mkdtemp(prefix="bench-hotfolder-"))).resolve()
+    if (work / "service").exists():  # its earlier results would answer every drop at once
+        raise SystemExit(f"{work / 'service'} holds an earlier run's service: give a new --home")
     print(f"work folder {work}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     a4 = Burst("A4 scans", a4_set(work / "inputs" / "a4"))
     small = Burst("small one-page scans", _smalls(work / "inputs" / "small", args.small, 0))
