@@ -16,6 +16,8 @@ NAMES: dict[str, str] = {
     "ink_gaps": "blank ink columns between two characters weigh in on a dropped space",
     "narrow_spaces": "a dropped space beside a narrow letter or digit needs more evidence on "
     "lines whose spaces the recogniser writes",
+    "figures": "within a number, digits standing further apart than the line's letters are "
+    "no evidence of a dropped space",
     "doubles": "a run of one letter likelier two equal letters than one, over all CTC paths, "
     "is read as two",
 }

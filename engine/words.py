@@ -36,6 +36,9 @@ _NARROW = set("1lIij|!.,:;'")  # characters whose advance is much wider than the
 # beside a narrow letter or digit needs _NARROW_MORE decades more evidence. Their wide side
 # bearings leave blank columns that look like a space to the recogniser too ("3 10", "wi th").
 _NARROW_LETTERS, _NARROW_MORE = set("1lIij|!"), 0.3
+# `figures`: within a number ("310", "118.75") a wider distance is no sign of a space: figures
+# share one advance, wider than the line's usual letter pitch, and a point stands between two.
+_DIGITS, _POINTS = set("0123456789"), set(".,")
 _CLOSING = set(".,:;!?)]}%'»”’…")  # attach to the previous word
 _OPENING = set("([{«“‘$")  # attach to the next word
 
@@ -122,6 +125,8 @@ def _is_space(
     if threshold == _SPACED_LOG10 and narrow and "narrow_spaces" in rules:
         threshold += _NARROW_MORE
     excess = (right.center - left.center) / pitch - 1
+    if "figures" in rules and _in_number(before, right):
+        excess = min(excess, 0.0)
     if right.space is None:
         return excess > _GEOMETRY_ONLY
     evidence = math.log10(max(right.space, 1e-6)) + _PITCH_WEIGHT * excess
@@ -133,3 +138,13 @@ def _is_space(
             ink = 0.0  # glyphs a step apart: their ink may lie beyond the columns looked at
         evidence += max(-_INK_CAP, min(ink, _INK_CAP))
     return evidence > threshold
+
+
+def _in_number(before: Sequence[Glyph], right: Glyph) -> bool:
+    """`right` a digit after a digit, or after a point that follows one ("3|10", "118.|75")."""
+    chars = [plain(g.char) for g in before]
+    if plain(right.char) not in _DIGITS or not chars:
+        return False
+    if chars[-1] in _DIGITS:
+        return True
+    return chars[-1] in _POINTS and len(chars) > 1 and chars[-2] in _DIGITS

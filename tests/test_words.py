@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from engine import words as layout
 from engine.ctc import Glyph, ctc_glyphs
+from engine.rules import ALL_RULES
 from engine.words import group_words
 
 
@@ -245,3 +246,17 @@ def _recognise(predictor: object, gray: np.ndarray) -> np.ndarray:
     predictor.run()  # type: ignore[attr-defined]
     out = predictor.get_output_handle(predictor.get_output_names()[0])  # type: ignore[attr-defined]
     return np.asarray(out.copy_to_cpu()[0])
+
+
+def test_within_a_number_a_wider_distance_is_no_space() -> None:
+    # figures share one advance, wider than the letters': "3 10", "118. 75" on scanned prose
+    figures_off = ALL_RULES - {"figures"}
+    for line, high, read in (
+        ("more than 3_10 kilograms", 0.18, "310"),
+        ("a refund of 118._75, and", 0.075, "118.75,"),
+    ):
+        words = texts(group_words(glyphs(line, gap=1, high=high)))
+        assert read in words, line
+        assert read not in texts(group_words(glyphs(line, gap=1, high=high), figures_off))
+    # the recogniser's own word still splits a number: quantity 2, price 10.00
+    assert texts(group_words(glyphs("Qty 2_10.00 each", gap=1, high=0.5)))[1:3] == ["2", "10.00"]
