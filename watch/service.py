@@ -105,6 +105,7 @@ class Watcher:
         try:
             self.recover(at_start=True)
             while not self.stopping.is_set():
+                self.wake.clear()  # an outcome left during the round calls for another
                 self.tick()
                 self._pause()
         finally:
@@ -127,7 +128,6 @@ class Watcher:
         if due is not None and len(self.submitter) < self.max_pending:
             pause = min(pause, max(due, 0.01))
         self.wake.wait(pause)
-        self.wake.clear()
 
     def start_observer(self) -> BaseObserver:
         """Native events, or polling (SMB/NFS, where native events never fire)."""
