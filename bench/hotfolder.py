@@ -27,8 +27,12 @@ from pathlib import Path
 from bench.peers import ocrmypdf, ocrmypdf_available, raw_engine
 from bench.scans import a4_page, a4_set, small_page
 from bench.service import Service, wait
+from core.settings import Settings
 
-QUIET = 3.0  # the watcher's default quiet period, as a user runs it
+# The watcher's defaults, as a user runs it: the quiet period, which the bound allows,
+# and the shorter settle a file whose writer closed it (as every drop here) actually waits.
+QUIET = Settings.model_fields["watch_quiet_seconds"].default
+SETTLE = Settings.model_fields["watch_settle_seconds"].default
 MIB = 2**20
 
 
@@ -269,6 +273,12 @@ def _report(
         f"{QUIET:g} s quiet + raw engine + 1.5 s = {bound:.2f} s",
     ]
     targets.append(f"{_verdict(median <= bound)} latency median within its bound")
+    strict = bound - QUIET + SETTLE
+    lines.append(
+        f"  (a closed file waits the {SETTLE:g} s settle, not the quiet period: "
+        f"{SETTLE:g} s + raw engine + 1.5 s = {strict:.2f} s, "
+        f"{'met' if median <= strict else 'not met'})"
+    )
     targets.append(
         f"{_verdict(a4.first_s <= a4.first_bound)} first file of the A4 burst: "
         f"{a4.first_s:.2f} s against {a4.first_bound:.2f} s"

@@ -115,6 +115,13 @@ class Settings(BaseSettings):
         ge=0,
         description="A file is ready once untouched (no event, same size and mtime) for this long.",
     )
+    watch_settle_seconds: float = Field(
+        0.5,
+        ge=0,
+        description="A file its writer closed, or renamed into the inbox, is ready once "
+        "untouched for this long instead (native events only; polling always waits "
+        "watch_quiet_seconds).",
+    )
     watch_rescan_seconds: float = Field(
         30.0, gt=0, description="Full rescan of the inbox, for files whose event was missed."
     )

@@ -77,6 +77,85 @@ def test_the_quiet_period_runs_from_the_event_and_the_loop_wakes_when_it_ends() 
     assert readiness.ready() == [path] and readiness.due_in() == 0
 
 
+def test_a_file_its_writer_closed_waits_only_the_settle_period() -> None:
+    clock = FakeClock()
+    readiness = Readiness(quiet=3, settle=0.5, clock=clock)
+    closed, open_, empty = Path("closed.png"), Path("open.png"), Path("empty.png")
+    readiness.touch(closed, closed=True)
+    readiness.touch(open_)
+    readiness.touch(empty, closed=True)  # created and closed; its writer has not begun
+    for path, size in ((closed, 100), (open_, 100), (empty, 0)):
+        readiness.observe(path, size, 1.0)
+    assert readiness.due_in() == pytest.approx(0.5)
+    clock.now += 0.5
+    assert readiness.ready() == [closed]
+    clock.now += 2.5
+    assert set(readiness.ready()) == {closed, open_, empty}
+
+
+def test_writing_again_after_a_close_brings_back_the_quiet_period() -> None:
+    clock = FakeClock()
+    readiness = Readiness(quiet=3, settle=0.5, clock=clock)
+    path = Path("scan.tif")
+    readiness.touch(path, closed=True)
+    readiness.observe(path, 100, 1.0)
+    readiness.touch(path, closed=None)  # metadata only (cp sets the times after its close)
+    clock.now += 0.5
+    assert readiness.ready() == [path]
+    readiness.touch(path, closed=False)  # opened again and written to
+    readiness.observe(path, 200, 2.0)
+    clock.now += 2.9
+    assert readiness.ready() == []
+    clock.now += 0.1
+    assert readiness.ready() == [path]
+
+
+@pytest.mark.parametrize("polling", [False, True])
+def test_a_closed_copy_is_claimed_after_the_settle_period_unless_polling(
+    settings: Settings, polling: bool
+) -> None:
+    """Real inotify events: a file written and closed, one renamed into place, one its writer
+    still holds open. Polling sees no closes, so every file waits the quiet period."""
+    settings = settings.model_copy(
+        update={
+            "watch_quiet_seconds": 3.0,
+            "watch_settle_seconds": 0.5,
+            "watch_polling": polling,
+            "watch_poll_seconds": 0.1,
+        }
+    )
+    watcher = Watcher(settings, submitter=FakeSubmitter(), clock=FakeClock())
+    observer = watcher.start_observer()
+    held = (settings.inbox / "held.png").open("wb")
+    try:
+        held.write(b"half a scan")
+        held.flush()
+        (settings.inbox / "copied.png").write_bytes(b"a scan")
+        staged = settings.inbox / ".renamed.png"
+        staged.write_bytes(b"another scan")
+        time.sleep(0.3)  # seen under its temporary name first: the poller sees a rename
+        staged.rename(settings.inbox / "renamed.png")
+        names = {"held.png", "copied.png", "renamed.png"}
+
+        def seen() -> bool:
+            watcher._take_events()
+            watcher._look_again()
+            return {p.name for p in watcher.readiness.paths()} == names
+
+        wait_for(seen, 10, "the three files' events")
+        time.sleep(0.5)  # the copy's last events (its close) arrive
+        watcher._take_events()
+        watcher.clock.now += 0.5  # type: ignore[attr-defined]
+        ready = {p.name for p in watcher.readiness.ready()}
+        assert ready == (set() if polling else {"copied.png", "renamed.png"})
+        watcher.clock.now += 2.5  # type: ignore[attr-defined]
+        assert {p.name for p in watcher.readiness.ready()} == names
+    finally:
+        held.close()
+        observer.stop()
+        observer.join(5)
+
+
 def test_an_outcome_left_in_a_claim_wakes_the_watchers_loop(settings: Settings) -> None:
     watcher = Watcher(settings, submitter=FakeSubmitter())
     observer = watcher.start_observer()

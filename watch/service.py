@@ -47,18 +47,29 @@ SWEEP = 30.0  # seconds between two looks for runs left Running by a process tha
 IDLE = 2.0  # seconds without files in flight before the live database is let go
 
 
-class _Events(FileSystemEventHandler):
-    """Hands the paths of watchdog events in the inbox to the watcher's loop (thread-safe
-    queue)."""
+# What an event says of its file's writer (stability.Readiness.touch): done with it (closed
+# after writing, or renamed into place), still at it, or nothing (metadata only, as `cp`
+# leaves after its close).
+WRITER_DONE = {"closed": True, "moved": True, "attrib": None}
 
-    def __init__(self, sink: queue.SimpleQueue[Path]) -> None:
+
+class _Events(FileSystemEventHandler):
+    """Hands (path, writer done?) of watchdog events in the inbox to the watcher's loop
+    (thread-safe queue). `trust_close`: False when polling, which sees no closes and whose
+    renames may be a network writer's half-written file."""
+
+    def __init__(
+        self, sink: queue.SimpleQueue[tuple[Path, bool | None]], trust_close: bool
+    ) -> None:
         self.sink = sink
+        self.trust_close = trust_close
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.is_directory or event.event_type in ("deleted", "opened", "closed_no_write"):
             return
         path = getattr(event, "dest_path", "") or event.src_path
-        self.sink.put(Path(os.fsdecode(path)))
+        done = WRITER_DONE.get(event.event_type, False) if self.trust_close else False
+        self.sink.put((Path(os.fsdecode(path)), done))
 
 
 class _Outcomes(FileSystemEventHandler):
@@ -83,12 +94,14 @@ class Watcher:
         self.settings = settings
         self.store = Store.from_settings(settings).owner()
         self.inbox = Inbox(settings.inbox, settings.processing, settings.watch_ignore)
-        self.readiness = Readiness(settings.watch_quiet_seconds, clock)
+        self.readiness = Readiness(
+            settings.watch_quiet_seconds, settings.watch_settle_seconds, clock
+        )
         self.submitter = submitter if submitter is not None else Submitter()
         self.follow = Follow(settings, self.store, self.submitter)
         self.clock = clock
         self.max_pending = 4 * settings.worker_count
-        self.events: queue.SimpleQueue[Path] = queue.SimpleQueue()
+        self.events: queue.SimpleQueue[tuple[Path, bool | None]] = queue.SimpleQueue()
         self.stopping = threading.Event()
         self.wake = threading.Event()  # a round now: an outcome left, or a stop asked
         self.held: list[Tracked] = []  # duplicates of content in flight, until it ends
@@ -143,15 +156,16 @@ class Watcher:
             )
         poll = self.settings.watch_polling
         observer = PollingObserver(timeout=self.settings.watch_poll_seconds) if poll else Observer()
-        observer.schedule(_Events(self.events), str(self.inbox.root), recursive=True)
+        observer.schedule(_Events(self.events, not poll), str(self.inbox.root), recursive=True)
         if not poll:  # polled, outcomes are seen at the next round as before
             observer.schedule(_Outcomes(self.wake), str(self.inbox.processing), recursive=True)
         observer.start()
         log.info(
-            "watching %s (%s, quiet %gs, up to %d file(s) in flight)",
+            "watching %s (%s, quiet %gs%s, up to %d file(s) in flight)",
             self.inbox.root,
             "polling" if poll else "native events",
             self.readiness.quiet,
+            "" if poll else f", {self.readiness.settle:g}s once its writer closed a file",
             self.max_pending,
         )
         return observer
@@ -215,11 +229,11 @@ class Watcher:
     def _take_events(self) -> None:
         while True:
             try:
-                path = self.events.get_nowait()
+                path, writer_done = self.events.get_nowait()
             except queue.Empty:
                 return
             if path.is_relative_to(self.inbox.root) and not self.inbox.ignored(path):
-                self.readiness.touch(path)
+                self.readiness.touch(path, writer_done)
 
     def _rescan(self) -> None:
         if self.clock() < self._next_rescan:
