@@ -26,6 +26,7 @@ from core.values import EngineInfo, Line, Page, Source, Word
 from engine import EngineConfig, OcrEngine, engine_info, get_engine
 from tasks.artifacts import PageProgress
 from tasks.files import pil_errors
+from tasks.render import raster_suffix
 from tasks.tracking import step
 
 log = logging.getLogger(__name__)
@@ -124,18 +125,19 @@ def recognize(page: Page, engine: OcrEngine) -> Page:
     raster = load_raster(page.image_path)
     reading = engine.read(raster)
     if reading.rotation:
-        page = upright(page, raster, reading.rotation, dpi)
+        page = upright(page, raster, reading.rotation)
     scale = 72.0 / dpi  # the engine's reading order holds at any scale
     lines = tuple(scale_line(line, scale) for line in reading.lines)
     return dataclasses.replace(page, lines=lines, seconds=time.perf_counter() - started)
 
 
-def upright(page: Page, raster: np.ndarray, rotation: int, dpi: float) -> Page:
+def upright(page: Page, raster: np.ndarray, rotation: int) -> Page:
     """`page` with its raster turned `rotation` degrees counter-clockwise (a new file, so a
     retried task still starts from the scan as rendered)."""
     assert page.image_path is not None
-    path = page.image_path.with_name(f"{page.image_path.stem}-upright.png")
-    Image.fromarray(np.rot90(raster, rotation // 90)).save(path, dpi=(dpi, dpi))
+    turned = Image.fromarray(np.rot90(raster, rotation // 90))
+    path = page.image_path.with_name(f"{page.image_path.stem}-upright{raster_suffix(turned.mode)}")
+    turned.save(path, format="PPM")
     log.info("page %s turned %s degrees to read it upright", page.number, rotation)
     width, height = (page.height, page.width) if rotation % 180 else (page.width, page.height)
     return dataclasses.replace(page, image_path=path, width=width, height=height, rotation=rotation)

@@ -189,10 +189,11 @@ def _as_g4(path: Path) -> _Strips | None:
 
 
 def _raster_bytes(path: Path) -> bytes:
-    """A page raster to embed: gray kept lossless, colour as JPEG."""
+    """A page raster to embed: gray kept lossless (MuPDF reads PGM and PNG as they are, and
+    deflates the pixels itself), colour as JPEG."""
     with pil_errors(f"page raster {path.name}"), Image.open(path) as img:
         if img.mode in ("1", "L"):
-            return path.read_bytes() if img.format == "PNG" else _encoded(img, "PNG")
+            return path.read_bytes() if img.format in ("PNG", "PPM") else _encoded(img, "PNG")
         return _encoded(img.convert("RGB"), "JPEG", quality=_JPEG_QUALITY)
 
 

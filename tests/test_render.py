@@ -77,7 +77,7 @@ def test_scanned_png_keeps_pixels_and_dpi(tmp_path):
     (page,) = render(path, tmp_path / "work")
     assert (page.number, page.method, page.dpi) == (1, "ocr", 100)
     assert (page.width, page.height) == pytest.approx((612, 792))
-    assert page.image_path == tmp_path / "work" / "page-0001.png"
+    assert page.image_path == tmp_path / "work" / "page-0001.pgm"
     with Image.open(page.image_path) as raster:
         assert (raster.mode, raster.size) == ("L", (850, 1100))
     assert (pixels(page.image_path) == pixels(path)).all()
@@ -260,7 +260,7 @@ def test_mixed_pdf_has_text_then_ocr_pages(tmp_path):
     doc.save(tmp_path / "mixed.pdf")
     pages = render(tmp_path / "mixed.pdf", tmp_path / "work")
     assert [p.method for p in pages] == ["text", "ocr"]
-    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["page-0002.png"]
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["page-0002.pgm"]
 
 
 def ink_inside(raster: np.ndarray, box, scale: float) -> float:
