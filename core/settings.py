@@ -79,7 +79,13 @@ class Settings(BaseSettings):
         description="Language. bundled: 'ch' (or 'chinese_cht') reads Chinese and Latin "
         "script, any other value Latin script only (faster); download: PaddleOCR's language.",
     )
-    ocr_threads: int = Field(2, ge=1, le=64, description="CPU threads for Paddle inference.")
+    ocr_threads: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="CPU threads for OCR inference in one process. Unless set, `tool-ocr up` "
+        "gives each of its workers the machine's cores divided among them (worker_threads).",
+    )
     low_confidence: float = Field(
         0.80,
         ge=0,
@@ -245,6 +251,16 @@ class Settings(BaseSettings):
     def worker_count(self) -> int:
         """OCR worker processes on this machine: `workers`, or one per core."""
         return self.workers or max(1, os.cpu_count() or 1)
+
+    @property
+    def worker_threads(self) -> int:
+        """OCR threads for each worker `tool-ocr up` starts: `ocr_threads` when set, else the
+        cores divided among the workers. Two workers of two threads on two cores read a burst
+        6 % slower than two of one thread (docs/benchmarks.md): their four threads wait on
+        each other."""
+        if "ocr_threads" in self.model_fields_set:
+            return self.ocr_threads
+        return max(1, (os.cpu_count() or 1) // self.worker_count)
 
     @property
     def fault_plan(self) -> dict[str, int]:

@@ -205,6 +205,19 @@ def test_workers_are_one_per_core_unless_set(home: Path, monkeypatch: pytest.Mon
     assert Settings().worker_count == 1  # never zero
 
 
+def test_up_divides_the_cores_among_its_workers_unless_threads_are_set(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert (Settings().worker_threads, Settings().ocr_threads) == (1, 2)  # 8 workers
+    monkeypatch.setenv("TOOL_OCR_WORKERS", "3")
+    assert Settings().worker_threads == 2
+    monkeypatch.setenv("TOOL_OCR_WORKERS", "16")
+    assert Settings().worker_threads == 1  # never zero
+    monkeypatch.setenv("TOOL_OCR_OCR_THREADS", "4")
+    assert Settings().worker_threads == 4  # the user's choice stands
+
+
 def test_the_settings_document_is_generated_from_the_settings_class() -> None:
     """docs/settings.md is what `make docs` writes: every field, its default and description."""
     document = Path(__file__).parent.parent / "docs" / "settings.md"

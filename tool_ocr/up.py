@@ -47,6 +47,7 @@ def run(settings: Settings, announce: Callable[[str], None]) -> None:
     with exclusive(settings.state / "up.lock"):
         end_orphans(settings.state / "up.json")
         os.environ.setdefault("TOOL_OCR_RESULTS_SPOOL", str(settings.spool))  # the watcher loads
+        os.environ["TOOL_OCR_OCR_THREADS"] = str(settings.worker_threads)
         server = connect(settings)
         children: dict[str, subprocess.Popen[bytes]] = {}
         try:
@@ -68,7 +69,8 @@ def _banner(settings: Settings) -> str:
     return (
         f"Prefect UI: {ui}\nDrop scans into: {settings.inbox}\n"
         f"Results: {settings.output} · DuckDB: {settings.snapshot}\n"
-        f"{settings.worker_count} worker(s) · Ctrl-C stops."
+        f"{settings.worker_count} worker(s), {settings.worker_threads} OCR thread(s) each · "
+        "Ctrl-C stops."
     )
 
 
