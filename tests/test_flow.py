@@ -11,7 +11,7 @@ import pymupdf
 import pytest
 from PIL import Image
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import LogFilter
+from prefect.client.schemas.filters import FlowRunFilter, LogFilter
 from prefect.logging.handlers import APILogHandler
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
@@ -102,6 +102,28 @@ def test_file_state_changes_are_logged_to_the_prefect_ui(
     messages = [entry.message for entry in logs]
     assert any("logged.png: accepted as png" in m for m in messages), messages
     assert any("logged.png: done, 1 page(s)" in m for m in messages), messages
+
+
+def test_the_runs_graph_links_each_step_to_the_one_whose_pages_it_took(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Steps take their arguments opaque (tasks/tracking.py): not walked into, still linked."""
+    scan = tmp_path / "graph.png"
+    text_page(INVOICE).save(scan)
+    state, _ = run(scan)
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id={"any_": [state.state_details.flow_run_id]})
+        )
+    by_name = {r.name: r for r in runs}
+    assert {"render graph.png", "ocr graph.png", "searchable pdf graph.png"} <= set(by_name)
+
+    def upstream(name: str, argument: str) -> set[Any]:
+        return {i.id for i in by_name[name].task_inputs[argument]}
+
+    assert upstream("ocr graph.png", "pages") == {by_name["render graph.png"].id}
+    assert upstream("searchable pdf graph.png", "pages") == {by_name["ocr graph.png"].id}
+    assert upstream("ocr graph.png", "source") == {by_name["ingest graph.png"].id}
 
 
 def test_exif_rotated_jpeg_is_read_upright(settings: Settings, tmp_path: Path) -> None:
