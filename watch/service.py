@@ -67,9 +67,8 @@ class _Events(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.is_directory or event.event_type in ("deleted", "opened", "closed_no_write"):
             return
-        path = getattr(event, "dest_path", "") or event.src_path
         done = WRITER_DONE.get(event.event_type, False) if self.trust_close else False
-        self.sink.put((Path(os.fsdecode(path)), done))
+        self.sink.put((Path(_event_path(event)), done))
 
 
 class _Outcomes(FileSystemEventHandler):
@@ -80,9 +79,15 @@ class _Outcomes(FileSystemEventHandler):
         self.wake = wake
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        path = os.fsdecode(getattr(event, "dest_path", "") or event.src_path)
-        if event.event_type != "deleted" and path.endswith((claims.OUTCOME, claims.TIMEOUT)):
+        if event.event_type != "deleted" and _event_path(event).endswith(
+            (claims.OUTCOME, claims.TIMEOUT)
+        ):
             self.wake.set()
+
+
+def _event_path(event: FileSystemEvent) -> str:
+    """Where the event leaves its file: a rename's destination, else its path."""
+    return os.fsdecode(getattr(event, "dest_path", "") or event.src_path)
 
 
 class Watcher:

@@ -31,9 +31,11 @@ class _Seen:
 class Readiness:
     """Tracks candidate files; `ready()` lists those quiet for long enough, oldest first."""
 
-    def __init__(self, quiet: float, settle: float = 0.0, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, quiet: float, settle: float | None = None, clock: Clock = time.monotonic
+    ) -> None:
         self.quiet = quiet
-        self.settle = settle
+        self.settle = quiet if settle is None else settle  # None: a close shortens nothing
         self.clock = clock
         self._seen: dict[Path, _Seen] = {}
 
